@@ -1,0 +1,142 @@
+"""Making tensors: from data, constants and random numbers.
+
+dtype rules follow PyTorch: Python floats (and lists of them) become float32, Python ints
+int64, bools bool; a NumPy/CuPy array keeps its dtype (float64 stays float64, integer
+labels stay integer).
+"""
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+_generators = {}
+
+
+def _default_dtype(data):
+    """float32 for Python floats, int64 for ints, bool for bools (nested lists too)."""
+    kind = np.asarray(data).dtype.kind
+    return {"b": np.bool_, "i": np.int64, "u": np.int64}.get(kind, np.float32)
+
+
+def to_array(data, dtype, device):
+    """Raw array on `device` following the dtype rules above."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None and not hasattr(data, "dtype"):
+        dtype = _default_dtype(data)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    return device.asarray(data, dtype=dtype)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor (copied) from a list, scalar, NumPy or CuPy array."""
+    dev = backend.device(device)
+    arr = to_array(data, dtype, dev)
+    if arr is data:
+        arr = arr.copy()
+    return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
+
+
+def from_numpy(array, device=None):
+    """Tensor sharing `array`'s memory on cpu/emu (copied to the GPU on cuda)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    dev = backend.device(device)
+    return Tensor._wrap(dev.asarray(array), dev)
+
+
+def from_dlpack(obj, device=None):
+    """Zero-copy import from any DLPack producer (NumPy, CuPy, PyTorch)."""
+    on_gpu = obj.__dlpack_device__()[0] in (2, 3)  # kDLCUDA, kDLCUDAHost
+    dev = backend.device(device) if device is not None else backend.device("cuda" if on_gpu else "cpu")
+    arr = dev.xp.from_dlpack(obj)
+    return Tensor._wrap(arr, dev)
+
+
+def _filled(fill, shape, dtype, device, requires_grad):
+    dev = backend.device(device)
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    with dev.activate():
+        arr = dev.xp.full(tuple(shape), fill, dtype=np.dtype(dtype or np.float32))
+    return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _filled(0, shape, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _filled(1, shape, dtype, device, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    return _filled(fill_value, (shape,) if isinstance(shape, int) else tuple(shape), dtype, device, requires_grad)
+
+
+def zeros_like(t, dtype=None):
+    return _filled(0, t.shape, dtype or t.dtype, t.device, False)
+
+
+def ones_like(t, dtype=None):
+    return _filled(1, t.shape, dtype or t.dtype, t.device, False)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None):
+    dev = backend.device(device)
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
+    with dev.activate():
+        return Tensor._wrap(dev.xp.arange(start, stop, step, dtype=dtype), dev)
+
+
+def eye(n, m=None, dtype=None, device=None):
+    dev = backend.device(device)
+    with dev.activate():
+        return Tensor._wrap(dev.xp.eye(n, m, dtype=dtype or np.float32), dev)
+
+
+def manual_seed(seed):
+    """Seed every device's generator (NumPy's for cpu/emu, CuPy's for cuda)."""
+    _generators.clear()
+    _generators["seed"] = int(seed)
+
+
+def generator(device):
+    """The device's random generator (numpy.random.Generator API on every device)."""
+    dev = backend.device(device)
+    key = (dev.type if dev.type != "emu" else "cpu", dev.index)
+    if key not in _generators:
+        seed = _generators.get("seed")
+        with dev.activate():
+            _generators[key] = dev.xp.random.default_rng(seed)
+    return _generators[key]
+
+
+def get_rng_state():
+    """Host-side snapshot of the cpu generator (for exact resumption of training)."""
+    return generator("cpu").bit_generator.state
+
+
+def set_rng_state(state):
+    generator("cpu").bit_generator.state = state
+
+
+def _random(sample, shape, dtype, device, requires_grad):
+    dev = backend.device(device)
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    with dev.activate():
+        arr = sample(generator(dev), tuple(shape)).astype(np.dtype(dtype or np.float32), copy=False)
+    return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Samples from N(0, 1)."""
+    return _random(lambda g, s: g.standard_normal(s), shape, dtype, device, requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Samples from U[0, 1)."""
+    return _random(lambda g, s: g.random(s), shape, dtype, device, requires_grad)

@@ -1,0 +1,251 @@
+"""Tensor and reverse-mode autograd: micrograd, but every value is an array.
+
+A Tensor wraps a raw array (`.data`: NumPy on cpu/emu, CuPy on cuda) and remembers the
+Function that made it. `backward()` sorts the graph topologically once and applies the
+chain rule from the output back to the leaves:
+
+    dL/dx = sum over uses u of x:  dL/du * du/dx
+
+Each op is a Function subclass with `forward(ctx, *arrays)` and `backward(ctx, grad)`
+side by side, working on raw arrays of the op's device.
+"""
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block ops record no graph (inference, optimizer updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+class Context:
+    """Scratch space a Function's forward leaves for its backward (`ctx.save(...)`)."""
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """One differentiable op. Subclasses define `forward(ctx, *arrays, **kw) -> array` and
+    `backward(ctx, grad) -> one gradient per array input (None where not needed)`."""
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        tensors = [x for x in inputs if isinstance(x, Tensor)]
+        dev = tensors[0].device
+        for t in tensors[1:]:
+            if t.device != dev:
+                raise RuntimeError(f"{cls.__name__}: tensors are on different devices: {dev} and {t.device}")
+        ctx = Context()
+        ctx.device, ctx.xp = dev, dev.xp
+        raw = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        with dev.activate():
+            out = cls.forward(ctx, *raw, **kwargs)
+        needs_grad = _grad_enabled and any(t.requires_grad for t in tensors)
+        result = Tensor._wrap(out, ctx.device, needs_grad)  # ctx.device: a move may change it
+        if needs_grad:
+            ctx.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+            result._creator = (cls, ctx, inputs)
+        return result
+
+    @staticmethod
+    def forward(ctx, *arrays, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+
+class Tensor:
+    """An n-d array on a device, with an optional gradient. Build with `gd.tensor(...)`."""
+
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        from .creation import to_array
+        dev = backend.device(device)
+        self.data = to_array(data, dtype, dev)
+        self.device = dev
+        self.grad = None
+        self._creator = None
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _wrap(cls, array, device, requires_grad=False):
+        """Wrap an array that is already on `device` (no copy, no dtype rules)."""
+        t = cls.__new__(cls)
+        t.data, t.device, t.grad, t._creator, t.requires_grad = array, device, None, None, requires_grad
+        return t
+
+    def requires_grad_(self, flag=True):
+        if flag and not _is_float(self.dtype):
+            raise TypeError(f"requires_grad: only floating-point tensors can require grad, got dtype {self.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    # ---- properties ------------------------------------------------------------------
+    shape = property(lambda self: tuple(self.data.shape))
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: int(self.data.size))
+    is_leaf = property(lambda self: self._creator is None)
+    T = property(lambda self: self.transpose())
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({backend.to_numpy(self.data)!r}, device='{self.device}'{grad})"
+
+    # ---- leaving the graph / the device -------------------------------------------------
+    def numpy(self):
+        """A host NumPy copy (never a view of GPU memory)."""
+        return np.array(backend.to_numpy(self.data))
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
+        return backend.to_numpy(self.data).reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def detach(self):
+        return Tensor._wrap(self.data, self.device)
+
+    def to(self, device=None, dtype=None):
+        """Copy to another device and/or dtype; differentiable (gradients flow back)."""
+        from .ops.shape import To
+        dev = backend.device(device) if device is not None else self.device
+        if dev == self.device and (dtype is None or np.dtype(dtype) == self.dtype):
+            return self
+        return To.apply(self, device=dev, dtype=dtype)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    # ---- autograd ------------------------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no leaf that requires grad made it)")
+        xp = self.device.xp
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward: grad can be omitted only for a scalar output; got shape {self.shape}"
+                                   " (pass grad= of the same shape, or call .sum() first)")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else self.device.asarray(grad, dtype=self.dtype)
+            if tuple(grad.shape) != self.shape:
+                raise ValueError(f"backward: grad shape {tuple(grad.shape)} does not match output shape {self.shape}")
+        grads = {id(self): grad}
+        for node in reversed(self._topological_order()):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._creator is None:  # a leaf: accumulate
+                node.grad = Tensor._wrap(g if node.grad is None else node.grad.data + g, node.device)
+                continue
+            fn, ctx, inputs = node._creator
+            with node.device.activate():
+                input_grads = fn.backward(ctx, g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for x, gx in zip(inputs, input_grads):
+                if gx is not None and isinstance(x, Tensor) and x.requires_grad:
+                    grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
+
+    def _topological_order(self):
+        """Nodes ordered so each comes after everything it depends on (iterative DFS)."""
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            if node._creator is not None:
+                stack.extend((x, False) for x in node._creator[2] if isinstance(x, Tensor) and x.requires_grad)
+        return order
+
+    # ---- operators (the op families live in gpudl/ops) -----------------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __getitem__(self, index): return ops.getitem(self, index)
+    def __lt__(self, other): return ops.compare(self, other, "less")
+    def __le__(self, other): return ops.compare(self, other, "less_equal")
+    def __gt__(self, other): return ops.compare(self, other, "greater")
+    def __ge__(self, other): return ops.compare(self, other, "greater_equal")
+    def __eq__(self, other): return ops.compare(self, other, "equal")
+    def __ne__(self, other): return ops.compare(self, other, "not_equal")
+    __hash__ = object.__hash__
+
+    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0): return ops.var(self, axis, keepdims, ddof)
+    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return ops.min(self, axis, keepdims)
+    def argmax(self, axis=None): return ops.argmax(self, axis)
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def clip(self, min=None, max=None): return ops.clip(self, min, max)
+    def reshape(self, *shape): return ops.reshape(self, *shape)
+    def transpose(self, *axes): return ops.transpose(self, *axes)
+    def permute(self, *axes): return ops.transpose(self, *axes)
+    def flatten(self, start_axis=0, end_axis=-1): return ops.flatten(self, start_axis, end_axis)
+    def expand(self, *shape): return ops.broadcast_to(self, *shape)
+    def broadcast_to(self, *shape): return ops.broadcast_to(self, *shape)
+
+
+from . import ops  # noqa: E402  (ops need Tensor and Function defined first)
