@@ -7,6 +7,8 @@ from .creation import (tensor, from_numpy, from_dlpack, zeros, ones, full, zeros
 from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, stack, pad, reshape,
                   transpose, flatten, broadcast_to, matmul)
 from .gradcheck import gradcheck, GradcheckError
+from .serialization import save, load
+from . import nn
 
 float32, float64, int32, int64 = "float32", "float64", "int32", "int64"
 bool_ = "bool"

@@ -1,0 +1,124 @@
+"""Activations (fused with an optional bias add), softmax and log-softmax.
+
+    y = f(x + b)     f in identity, relu, leaky_relu, sigmoid, tanh, gelu (tanh approx.)
+
+On cuda / emu one kernel does the bias add and the activation (kernels/activation.cu).
+"""
+from ..tensor import Function
+from .kernel_impl import impl
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu")
+
+
+def _kernel_shape(x, bias):
+    """The kernels take at least (N, F): a bias-free 0-d / 1-d input is viewed as one row."""
+    return x.shape if x.ndim >= 2 or bias is not None else (1, x.size)
+
+
+class BiasAct(Function):
+    @staticmethod
+    def forward(ctx, x, bias, act, slope):
+        ctx.save(x, bias, act, slope)
+        shape = _kernel_shape(x, bias)
+        return impl(ctx.device).bias_act_forward(ctx.device, x.reshape(shape), bias, act, slope).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, bias, act, slope = ctx.saved
+        shape = _kernel_shape(x, bias)
+        gx, gb = impl(ctx.device).bias_act_backward(ctx.device, g.reshape(shape), x.reshape(shape), bias, act, slope)
+        return gx.reshape(x.shape), gb
+
+
+def bias_act(x, bias=None, act="identity", slope=0.01):
+    """f(x + b) with b along axis 1 (features of (N, F), channels of (N, C, H, W))."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"bias_act: unknown activation '{act}'; expected one of {ACTIVATIONS}")
+    if bias is not None:
+        if x.ndim < 2 or bias.shape != (x.shape[1],):
+            raise ValueError(f"bias_act: bias of shape {bias.shape} does not match axis 1 of input {x.shape}")
+        if bias.device != x.device:
+            raise RuntimeError(f"bias_act: input is on {x.device} but bias is on {bias.device}")
+    return BiasAct.apply(x, bias, act=act, slope=float(slope))
+
+
+def relu(x):
+    """max(x, 0)."""
+    return bias_act(x, None, "relu")
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x if x > 0 else negative_slope * x."""
+    return bias_act(x, None, "leaky_relu", negative_slope)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x)."""
+    return bias_act(x, None, "sigmoid")
+
+
+def tanh(x):
+    """(e^x - e^-x) / (e^x + e^-x)."""
+    return bias_act(x, None, "tanh")
+
+
+def gelu(x):
+    """x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) — the tanh approximation."""
+    return bias_act(x, None, "gelu")
+
+
+class Step(Function):
+    @staticmethod
+    def forward(ctx, x, threshold):
+        return (x >= threshold).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0  # a step is flat everywhere (undefined at the threshold): no gradient
+
+
+def step(x, threshold=0.0):
+    """The perceptron's threshold unit: 1 if x >= threshold else 0.
+
+    Its gradient is zero everywhere, so a network of step units cannot learn by backprop —
+    the perceptron rule, not gradient descent, trains it."""
+    return Step.apply(x, threshold=threshold)
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        shifted = x - x.max(axis=axis, keepdims=True)  # stable for large logits
+        out = shifted - ctx.xp.log(ctx.xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save(out, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, axis = ctx.saved  # dL/dx = g - softmax(x) * sum(g)
+        return g - ctx.xp.exp(out) * g.sum(axis=axis, keepdims=True)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = ctx.xp.exp(x - x.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.save(out, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        s, axis = ctx.saved  # dL/dx = s * (g - sum(g * s))
+        return s * (g - (g * s).sum(axis=axis, keepdims=True))
+
+
+def softmax(x, axis=-1):
+    """e^{x_i} / sum_j e^{x_j} along `axis` (max-shifted, so large logits do not overflow)."""
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """x_i - log sum_j e^{x_j} along `axis`, computed stably."""
+    return LogSoftmax.apply(x, axis=axis)
+

@@ -1,0 +1,155 @@
+"""Modules: parameters, modes, state, printing, errors; every layer agrees between devices."""
+import numpy as np
+import pytest
+
+import gpudl as gd
+import gpudl.nn as nn
+
+
+def lenet5():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def test_named_parameters_and_state_dict():
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2, bias=False))
+    names = [n for n, _ in m.named_parameters()]
+    assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight"]
+    assert sorted(m.state_dict()) == sorted(names + ["1.running_mean", "1.running_var"])
+    assert sum(p.size for p in m.parameters()) == 3 * 4 + 4 + 4 + 4 + 8
+
+
+def test_train_eval_propagates():
+    m = nn.Sequential(nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.1)))
+    m.eval()
+    assert not any(x.training for x in m.modules())
+    x = gd.ones(10)
+    assert np.array_equal(m(x).numpy(), x.numpy())
+    m.train()
+    assert all(x.training for x in m.modules())
+
+
+def test_default_init_matches_pytorch_bounds():
+    gd.manual_seed(0)
+    lin = nn.Linear(100, 50)
+    bound = 1 / np.sqrt(100)
+    w = lin.weight.numpy()
+    assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    conv = nn.Conv2d(3, 8, 5)
+    assert np.abs(conv.weight.numpy()).max() <= 1 / np.sqrt(75)
+
+
+def test_load_state_dict_reports_every_problem():
+    m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    state = m.state_dict()
+    state.pop("1.bias")
+    state["0.weight"] = np.zeros((5, 3))
+    state["extra"] = np.zeros(1)
+    with pytest.raises(ValueError) as err:
+        m.load_state_dict(state)
+    text = str(err.value)
+    assert "missing: 1.bias" in text and "unexpected: extra" in text and "0.weight: expected (4, 3), got (5, 3)" in text
+
+
+def test_load_state_dict_copies_values():
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    assert np.array_equal(a.weight.numpy(), b.weight.numpy())
+    a.weight.data[...] = 0
+    assert not np.array_equal(a.weight.numpy(), b.weight.numpy())
+
+
+def test_repr_and_summary(capsys):
+    m = lenet5()
+    assert "(0): Conv2d(1, 6, kernel_size=(5, 5), stride=1, padding=2)" in repr(m)
+    text = m.summary((1, 1, 28, 28))
+    assert "(1, 6, 28, 28)" in text and "(1, 16, 5, 5)" in text and "(1, 10)" in text
+    assert "total params: 61,706" in text  # LeNet-5 with 28x28 input and padding 2
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: nn.Linear(4, 3)(gd.zeros(2, 5)), "linear: input has 5 features"),
+    (lambda: nn.Conv2d(3, 4, 3)(gd.zeros(1, 2, 8, 8)), "input has 2 channels"),
+    (lambda: nn.Conv2d(3, 4, 3)(gd.zeros(3, 8, 8)), "expected a 4-D input"),
+    (lambda: nn.Conv2d(1, 4, 7)(gd.zeros(1, 1, 4, 4)), "larger than the padded input"),
+    (lambda: nn.MaxPool2d(5)(gd.zeros(1, 1, 4, 4)), "larger than the padded input"),
+    (lambda: nn.BatchNorm2d(3)(gd.zeros(2, 4, 2, 2)), "expected 4-D input with 3 channels"),
+    (lambda: nn.Dropout(1.2), r"p must be in \[0, 1\)"),
+])
+def test_layers_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_sequential_rejects_non_modules():
+    with pytest.raises(TypeError, match="item 1"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+
+
+LAYERS = {
+    "linear": (lambda: nn.Linear(7, 5), (3, 7)),
+    "conv": (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 9, 7)),
+    "conv_1x1": (lambda: nn.Conv2d(2, 3, 1), (1, 2, 5, 5)),
+    "maxpool": (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 9)),
+    "avgpool": (lambda: nn.AvgPool2d(2), (1, 2, 6, 5)),
+    "relu": (lambda: nn.ReLU(), (4, 6)),
+    "leaky": (lambda: nn.LeakyReLU(0.1), (2, 3, 4, 4)),
+    "sigmoid": (lambda: nn.Sigmoid(), (5, 3)),
+    "tanh": (lambda: nn.Tanh(), (5,)),
+    "gelu": (lambda: nn.GELU(), (3, 3)),
+    "softmax": (lambda: nn.Softmax(axis=1), (4, 5)),
+    "batchnorm1d": (lambda: nn.BatchNorm1d(4), (6, 4)),
+    "batchnorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "flatten": (lambda: nn.Flatten(), (2, 3, 2, 2)),
+    "identity": (lambda: nn.Identity(), (3,)),
+}
+
+
+def run_layer(make, shape, device, seed=0):
+    gd.manual_seed(seed)
+    layer = make().to(device)
+    x = gd.tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), device=device,
+                  requires_grad=True)
+    y = layer(x)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(np.float32)
+    y.backward(gd.tensor(g, device=device))
+    grads = {n: p.grad.numpy() for n, p in layer.named_parameters()}
+    return y.numpy(), x.grad.numpy(), grads
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_agrees_with_cpu(name, kernel_device):
+    make, shape = LAYERS[name]
+    ref = run_layer(make, shape, "cpu")
+    got = run_layer(make, shape, kernel_device)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-4, atol=1e-5)
+    for n in ref[2]:
+        np.testing.assert_allclose(got[2][n], ref[2][n], rtol=1e-4, atol=1e-5, err_msg=n)
+
+
+def test_lenet5_forward_backward_agrees_with_cpu(kernel_device):
+    """The whole launch path: conv, relu, maxpool, linear and cross-entropy."""
+    results = {}
+    for dev in ("cpu", kernel_device):
+        gd.manual_seed(1)
+        model = lenet5().to(dev)
+        x = gd.tensor(np.random.default_rng(2).standard_normal((2, 1, 28, 28)).astype(np.float32), device=dev)
+        y = gd.tensor(np.array([3, 7]), device=dev)
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        results[dev] = (loss.item(), {n: p.grad.numpy() for n, p in model.named_parameters()})
+    assert np.isclose(results[kernel_device][0], results["cpu"][0], rtol=1e-4)
+    for n, g in results["cpu"][1].items():
+        np.testing.assert_allclose(results[kernel_device][1][n], g, rtol=1e-4, atol=1e-5, err_msg=n)
+
+
+def test_model_moves_between_devices(device):
+    m = nn.Linear(3, 2)
+    w = m.weight.numpy()
+    m.to(device)
+    assert m.weight.device == gd.device(device)
+    m.to("cpu")
+    assert np.array_equal(m.weight.numpy(), w)
