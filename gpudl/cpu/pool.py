@@ -1,0 +1,112 @@
+"""2-D max and average pooling in NumPy (the meaning of kernels/pool.cu).
+
+Window of output (oh, ow): rows oh*sh - ph + i, columns ow*sw - pw + j, for i < kh, j < kw.
+
+    max:  y = max over the window (padding is -inf);  argmax = ih * W + iw of the winner in
+          its H*W plane, int32 (the last NaN wins, else the first maximum in row-major order)
+          dL/dx[p] = sum of dL/dy over the windows whose argmax is p
+    avg:  y = (sum over the window, padding = 0) / d,  d = kh*kw when count_include_pad
+          (PyTorch's default), else the number of in-bounds pixels
+          dL/dx[p] = sum over windows containing p of dL/dy / d
+
+Every pass is a loop over the kh*kw taps, each one strided slab of the padded input.
+"""
+import numpy as np
+
+from .geometry import check_nchw, pool_geometry
+from .windows import pad_nchw, tap, unpad
+
+
+def _window_max(xpad, kernel, stride, out_hw, track_nan):
+    """(max, winning tap t = i*kw + j) over the taps of each window.
+
+    A later tap wins only when strictly greater (or NaN, when track_nan), so ties keep the
+    first tap.  Taps ascend, so "winner = t where better" is max(winner, better * t): no
+    masked selects, which NumPy runs slowly on random masks.
+    """
+    kh, kw = kernel
+    best = tap(xpad, 0, 0, stride, out_hw).copy()
+    winner = np.zeros(best.shape, dtype=np.int32)
+    for t in range(1, kh * kw):
+        v = tap(xpad, t // kw, t % kw, stride, out_hw)
+        better = v > best
+        if track_nan:
+            better |= np.isnan(v)
+        np.maximum(winner, better * np.int32(t), out=winner)
+        np.maximum(best, v, out=best)  # propagates NaN
+    return best, winner
+
+
+def max_pool2d_forward(device, x, kernel_size, stride, padding):
+    """(y, argmax) with y (N, C, OH, OW) of x's dtype and argmax int32 of the same shape."""
+    kernel, stride, padding, out_hw = pool_geometry("max_pool2d_forward", x.shape, kernel_size, stride, padding)
+    (kh, kw), w = kernel, x.shape[3]
+    xpad = pad_nchw(x, padding, -np.inf)
+    best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=False)
+    if np.isnan(best).any():  # rare: redo with the NaN rule of the kernel (last NaN wins)
+        best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=True)
+    tap_offset = (np.arange(kh)[:, None] * w + np.arange(kw)).astype(np.int32).ravel()
+    top = np.arange(out_hw[0]) * stride[0] - padding[0]
+    left = np.arange(out_hw[1]) * stride[1] - padding[1]
+    argmax = np.take(tap_offset, winner)
+    argmax += (top[:, None] * w + left).astype(np.int32)
+    if padding != (0, 0):
+        # An all -inf window may have "chosen" padding; the kernel picks its first in-bounds pixel.
+        first = (np.maximum(top, 0)[:, None] * w + np.maximum(left, 0)).astype(np.int32)
+        np.copyto(argmax, np.broadcast_to(first, argmax.shape), where=np.isneginf(best))
+    return best, argmax
+
+
+def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, padding):
+    """dL/dx (x_shape) routed through argmax (int, flat index into each H*W plane)."""
+    (kh, kw), (sh, sw), _, out_hw = pool_geometry("max_pool2d_backward", x_shape, kernel_size, stride, padding)
+    n, c, h, w = x_shape
+    if grad_y.shape != (n, c) + out_hw or argmax.shape != grad_y.shape:
+        raise ValueError(f"max_pool2d_backward: grad_y {grad_y.shape} and argmax {argmax.shape} must be "
+                         f"{(n, c) + out_hw} for x of shape {tuple(x_shape)}")
+    planes = n * c
+    flat = (argmax.reshape(planes, -1) + (np.arange(planes, dtype=np.intp) * (h * w))[:, None]).ravel()
+    if sh >= kh and sw >= kw:
+        # Disjoint windows: every pixel is chosen at most once, so a plain scatter is exact.
+        grad_x = np.zeros(planes * h * w, dtype=grad_y.dtype)
+        grad_x[flat] = grad_y.ravel()
+    else:
+        grad_x = np.bincount(flat, weights=grad_y.ravel(), minlength=planes * h * w).astype(grad_y.dtype)
+    return grad_x.reshape(x_shape)
+
+
+def _divisor(x_shape, kernel, stride, padding, out_hw, count_include_pad, dtype):
+    """d for each window, broadcastable to (N, C, OH, OW)."""
+    if count_include_pad:
+        return dtype.type(kernel[0] * kernel[1])
+    counts = []
+    for size, k, s, p, o in zip(x_shape[2:], kernel, stride, padding, out_hw):
+        start = np.arange(o) * s - p
+        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1]).astype(dtype)
+
+
+def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pad=True):
+    """y (N, C, OH, OW): window sums divided by d (see the module docstring)."""
+    (kh, kw), stride, padding, out_hw = pool_geometry("avg_pool2d_forward", x.shape, kernel_size, stride, padding)
+    xpad = pad_nchw(x, padding)
+    y = tap(xpad, 0, 0, stride, out_hw).copy()
+    for t in range(1, kh * kw):
+        y += tap(xpad, t // kw, t % kw, stride, out_hw)
+    y /= _divisor(x.shape, (kh, kw), stride, padding, out_hw, count_include_pad, x.dtype)
+    return y
+
+
+def avg_pool2d_backward(device, grad_y, x_shape, kernel_size, stride, padding, count_include_pad=True):
+    """dL/dx (x_shape): each window spreads dL/dy / d over its pixels."""
+    (kh, kw), stride, padding, out_hw = pool_geometry("avg_pool2d_backward", x_shape, kernel_size, stride, padding)
+    check_nchw("avg_pool2d_backward", "grad_y", grad_y.shape)
+    if grad_y.shape != tuple(x_shape[:2]) + out_hw:
+        raise ValueError(f"avg_pool2d_backward: grad_y {grad_y.shape} must be {tuple(x_shape[:2]) + out_hw} "
+                         f"for x of shape {tuple(x_shape)}")
+    g = grad_y / _divisor(x_shape, (kh, kw), stride, padding, out_hw, count_include_pad, grad_y.dtype)
+    n, c, h, w = x_shape
+    grad_pad = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_y.dtype)
+    for t in range(kh * kw):
+        tap(grad_pad, t // kw, t % kw, stride, out_hw)[...] += g
+    return unpad(grad_pad, padding, (h, w))

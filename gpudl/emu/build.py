@@ -1,0 +1,121 @@
+"""Compiling a translation unit into a shared library, cached on disk by content hash.
+
+The key hashes the unit's text, the shim and runtime sources, the compiler command and the
+flags, so any change rebuilds. Libraries live in $GPUDL_CACHE_DIR/emu, else
+$XDG_CACHE_HOME/gpudl/emu, else ~/.cache/gpudl/emu; each is written to a temporary file
+and renamed into place, so concurrent processes never see half a library. The runtime is
+compiled once into its own object file and linked into every module.
+"""
+import hashlib
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from . import asan
+from .errors import EmuError
+
+EMU_DIR = Path(__file__).resolve().parent
+_RUNTIME_SOURCES = ("runtime_api.h", "fiber.h", "shim.h", "runtime.cpp")
+# -fstack-clash-protection probes every page of a big stack frame, so that a kernel with
+# huge local arrays hits its fiber stack's guard region instead of a neighbour's stack.
+_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-ffp-contract=off", "-fno-strict-aliasing", "-fvisibility=hidden",
+          "-fstack-clash-protection")
+# Inline and template functions' statics outside COMDAT groups, so that the __shared__
+# section never mixes grouped and ungrouped variables (one translation unit: nothing lost).
+_KERNEL_FLAGS = ("-fno-weak",)
+_INSTALL_HINT = ("the emu device needs a C++ compiler (g++ or clang++) and found none at {cxx!r} "
+                 "($CXX, default g++). Install one (Debian/Ubuntu: sudo apt-get install g++; "
+                 "Fedora: sudo dnf install gcc-c++; macOS: xcode-select --install) or set CXX.")
+
+
+def compiler():
+    """The compiler command: $CXX split like a shell would, else ['g++']."""
+    return shlex.split(os.environ.get("CXX", "").strip() or "g++")
+
+
+def cache_dir():
+    if os.environ.get("GPUDL_CACHE_DIR"):
+        return Path(os.environ["GPUDL_CACHE_DIR"]) / "emu"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gpudl" / "emu"
+
+
+def flags(extra=()):
+    """Compiler flags for the current mode: ASan adds instrumentation, GPUDL_EMU_UCONTEXT=1
+    selects the portable context switch instead of the x86-64 one."""
+    mode = asan.FLAGS if asan.enabled() else ()
+    switch = ("-DGPUDL_EMU_UCONTEXT",) if os.environ.get("GPUDL_EMU_UCONTEXT") == "1" else ()
+    return _FLAGS + mode + switch + tuple(extra)
+
+
+def _digest(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+_runtime_text = None
+
+
+def _runtime_sources():
+    global _runtime_text
+    if _runtime_text is None:
+        _runtime_text = "".join((EMU_DIR / f).read_text() for f in _RUNTIME_SOURCES)
+    return _runtime_text
+
+
+def _run(cmd, what):
+    """Run the compiler; RuntimeError if it is missing, EmuError with its log if it fails."""
+    if shutil.which(cmd[0]) is None:
+        raise RuntimeError(_INSTALL_HINT.format(cxx=cmd[0]))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise RuntimeError(_INSTALL_HINT.format(cxx=cmd[0]) + f" ({e})") from e
+    if done.returncode != 0:
+        raise EmuError(f"compiling {what} for the emu device failed:\n$ {shlex.join(cmd)}\n"
+                       f"{done.stderr}{done.stdout}")
+
+
+def _compile_atomically(target, cmd_without_output, what):
+    """Build into a temporary file beside target, then rename it over target."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        _run([*cmd_without_output, "-o", tmp], what)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _runtime_object(cxx, fl):
+    path = cache_dir() / f"runtime-{_digest(_runtime_sources(), *cxx, *fl, platform.machine())}.o"
+    if not path.exists():
+        _compile_atomically(path, [*cxx, *fl, "-I", str(EMU_DIR), "-c", str(EMU_DIR / "runtime.cpp")],
+                            "the emu runtime")
+    return path
+
+
+def library(unit_text, filename, extra_flags=()):
+    """Path of the shared library for the unit, compiling it (and the runtime) if not cached."""
+    cxx, fl = compiler(), flags(extra_flags)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:40]
+    path = cache_dir() / f"{stem}-{_digest(unit_text, _runtime_sources(), *cxx, *fl, platform.machine())}.so"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runtime = _runtime_object(cxx, fl)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix="build-") as tmp:
+        unit = Path(tmp) / "unit.cpp"
+        unit.write_text(unit_text)
+        _compile_atomically(path, [*cxx, *fl, *_KERNEL_FLAGS, "-I", str(EMU_DIR), "-shared", str(unit),
+                                   str(runtime)], filename)
+    return path

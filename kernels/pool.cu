@@ -1,0 +1,118 @@
+// 2-D max and average pooling, forward and backward (float32, contiguous NCHW).
+//
+// x is viewed as planes = N * C planes of H x W; y as planes of OH x OW, with
+//   OH = (H + 2 ph - kh) / sh + 1,  OW = (W + 2 pw - kw) / sw + 1.
+// Output (oh, ow) looks at the window of rows  oh*sh - ph .. oh*sh - ph + kh - 1
+// and columns  ow*sw - pw .. ow*sw - pw + kw - 1;  rows/columns outside 0..H-1 / 0..W-1 are padding.
+//
+//   max:  y = max over the in-bounds window (padding counts as -inf),
+//         argmax = ih * W + iw of the winner inside its plane (int32; the last NaN wins,
+//         otherwise the first maximum in row-major window order)
+//   avg:  y = sum over in-bounds window / d, where d = kh * kw when count_include_pad
+//         (padding counts as zeros; PyTorch's default) and d = number of in-bounds pixels otherwise
+//
+// Backward kernels are gathers: one thread per input pixel adds the contributions of the
+// (at most ceil(kh/sh) * ceil(kw/sw)) windows that contain it, in a fixed order.  No atomics,
+// so overlapping windows are race-free and the result is deterministic.
+
+// First and last window index along one axis whose window contains input position i:
+// windows o with o*s - p <= i <= o*s - p + k - 1, clipped to 0..out-1.
+__device__ __forceinline__ void windows_containing(int i, int k, int s, int p, int out, int* first, int* last)
+{
+    int hi = i + p;                      // o*s <= hi
+    int lo = hi - k + 1;                 // o*s >= lo
+    *first = lo <= 0 ? 0 : (lo + s - 1) / s;
+    *last = min(hi / s, out - 1);
+}
+
+extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
+                                              int* __restrict__ argmax, int planes, int H, int W,
+                                              int OH, int OW, int kh, int kw, int sh, int sw,
+                                              int ph, int pw)
+{
+    int n = planes * OH * OW;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int ow = i % OW, oh = (i / OW) % OH, plane = i / (OW * OH);
+        const float* xp = x + (size_t)plane * H * W;
+        int h0 = oh * sh - ph, w0 = ow * sw - pw;
+        float best = 0.0f;  // replaced by the first in-bounds pixel (windows always hold one)
+        int arg = -1;
+        for (int r = max(h0, 0); r < min(h0 + kh, H); ++r)
+            for (int c = max(w0, 0); c < min(w0 + kw, W); ++c) {
+                float v = xp[r * W + c];
+                if (arg < 0 || v > best || v != v) {
+                    best = v;
+                    arg = r * W + c;
+                }
+            }
+        y[i] = best;
+        argmax[i] = arg;
+    }
+}
+
+// grad_x[p] = sum of grad_y over the windows that chose pixel p.
+extern "C" __global__ void max_pool2d_backward(const float* __restrict__ grad_y, const int* __restrict__ argmax,
+                                               float* __restrict__ grad_x, int planes, int H, int W,
+                                               int OH, int OW, int kh, int kw, int sh, int sw,
+                                               int ph, int pw)
+{
+    int n = planes * H * W;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int pix = i % (H * W), plane = i / (H * W);
+        int oh0, oh1, ow0, ow1;
+        windows_containing(pix / W, kh, sh, ph, OH, &oh0, &oh1);
+        windows_containing(pix % W, kw, sw, pw, OW, &ow0, &ow1);
+        size_t base = (size_t)plane * OH * OW;
+        float acc = 0.0f;
+        for (int oh = oh0; oh <= oh1; ++oh)
+            for (int ow = ow0; ow <= ow1; ++ow)
+                if (argmax[base + oh * OW + ow] == pix) acc += grad_y[base + oh * OW + ow];
+        grad_x[i] = acc;
+    }
+}
+
+// Divisor d of window (oh, ow) for average pooling (see the header).
+__device__ __forceinline__ int avg_divisor(int oh, int ow, int H, int W, int kh, int kw, int sh, int sw,
+                                           int ph, int pw, int count_include_pad)
+{
+    if (count_include_pad) return kh * kw;
+    int h0 = oh * sh - ph, w0 = ow * sw - pw;
+    return (min(h0 + kh, H) - max(h0, 0)) * (min(w0 + kw, W) - max(w0, 0));
+}
+
+extern "C" __global__ void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, int planes,
+                                              int H, int W, int OH, int OW, int kh, int kw, int sh, int sw,
+                                              int ph, int pw, int count_include_pad)
+{
+    int n = planes * OH * OW;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int ow = i % OW, oh = (i / OW) % OH, plane = i / (OW * OH);
+        const float* xp = x + (size_t)plane * H * W;
+        int h0 = oh * sh - ph, w0 = ow * sw - pw;
+        float acc = 0.0f;
+        for (int r = max(h0, 0); r < min(h0 + kh, H); ++r)
+            for (int c = max(w0, 0); c < min(w0 + kw, W); ++c) acc += xp[r * W + c];
+        y[i] = acc / (float)avg_divisor(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad);
+    }
+}
+
+// grad_x[p] = sum over windows containing p of grad_y / d.
+extern "C" __global__ void avg_pool2d_backward(const float* __restrict__ grad_y, float* __restrict__ grad_x,
+                                               int planes, int H, int W, int OH, int OW, int kh, int kw,
+                                               int sh, int sw, int ph, int pw, int count_include_pad)
+{
+    int n = planes * H * W;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int pix = i % (H * W), plane = i / (H * W);
+        int oh0, oh1, ow0, ow1;
+        windows_containing(pix / W, kh, sh, ph, OH, &oh0, &oh1);
+        windows_containing(pix % W, kw, sw, pw, OW, &ow0, &ow1);
+        size_t base = (size_t)plane * OH * OW;
+        float acc = 0.0f;
+        for (int oh = oh0; oh <= oh1; ++oh)
+            for (int ow = ow0; ow <= ow1; ++ow)
+                acc += grad_y[base + oh * OW + ow] /
+                       (float)avg_divisor(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad);
+        grad_x[i] = acc;
+    }
+}
