@@ -1,0 +1,191 @@
+"""The Optimizer base class: parameter groups, per-parameter state, step, and state dicts.
+
+An optimizer walks over parameters θ with gradients g_t = ∇J(θ_t) and applies an update
+rule θ_{t+1} = θ_t − (something built from g_1..g_t), in place, on the parameter's own
+device. Subclasses write only `update(p, g, state, group, xp)` on raw arrays.
+
+    params         an iterable of Tensors, or of dicts {'params': [...], 'lr': ..., ...}
+                   (parameter groups; a group's keys override the optimizer's defaults)
+    param_groups   list of dicts, each with 'params' and every hyperparameter
+    state[p]       dict of per-parameter buffers (e.g. 'exp_avg', 'step'), keyed by the Tensor
+
+`state_dict()` is flat, with dotted names and only NumPy host arrays and Python scalars,
+so it fits an `.npz` file. Parameters are numbered by position across all groups:
+
+    param_groups.0.lr = 0.001        param_groups.0.params = array([0, 1])
+    param_groups.0.betas = array([0.9, 0.999])     state.1.exp_avg = array(...)
+"""
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, no_grad
+
+# hyperparameter -> (is it valid?, what it must be); checked for every group
+_RULES = {
+    "lr": (lambda v: v >= 0, ">= 0"),
+    "eps": (lambda v: v >= 0, ">= 0"),
+    "momentum": (lambda v: v >= 0, ">= 0"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "lr_decay": (lambda v: v >= 0, ">= 0"),
+    "initial_accumulator_value": (lambda v: v >= 0, ">= 0"),
+    "alpha": (lambda v: v >= 0, ">= 0"),
+    "rho": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "betas": (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "a pair with each beta in [0, 1)"),
+}
+
+
+def _plain(value):
+    """NumPy scalars / small arrays (as read back from .npz) -> Python scalars / tuples."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.item() if np.ndim(value) == 0 else tuple(np.asarray(value).tolist())
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+class Optimizer:
+    """Base class. Subclasses pass their defaults and implement `update`."""
+
+    _scalar_state = ("step",)  # state entries that are Python numbers, not arrays
+
+    def __init__(self, params, defaults):
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors or dicts, got a single Tensor")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name}: got an empty parameter list")
+        self.defaults = {k: _plain(v) for k, v in defaults.items()}
+        self.param_groups, self.state = [], {}
+        for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        """Append a group: check its parameters, fill in defaults, validate hyperparameters."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got {type(group).__name__}")
+        if "params" not in group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys {sorted(group)}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, expected a Tensor")
+            if not p.requires_grad:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) does not require grad")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than one place")
+            seen.add(id(p))
+        group = {**self.defaults, **{k: _plain(v) for k, v in group.items() if k != "params"}, "params": params}
+        self.check_hyperparameters(group)
+        self.param_groups.append(group)
+
+    def check_hyperparameters(self, group):
+        """ValueError naming the optimizer and the argument for any out-of-range value."""
+        for key, (valid, must_be) in _RULES.items():
+            if key in group and not valid(group[key]):
+                raise ValueError(f"{type(self).__name__}: invalid {key} {group[key]!r}: must be {must_be}")
+
+    def _params(self):
+        """Every parameter, numbered by position across groups (as in the state dict)."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (set `.grad` to None)."""
+        for p in self._params():
+            p.grad = None
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; `closure` re-evaluates the loss."""
+        loss = closure() if closure is not None else None
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    with p.device.activate():
+                        self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group, p.device.xp)
+        return loss
+
+    def update(self, p, g, state, group, xp):
+        """Change the raw array `p` in place from its gradient `g` (subclasses)."""
+        raise NotImplementedError
+
+    # ---- saving and resuming -----------------------------------------------------------
+    def state_dict(self):
+        """Flat {dotted name: NumPy host array or Python scalar}, ready for `np.savez`."""
+        params = self._params()
+        position = {id(p): i for i, p in enumerate(params)}
+        out = {}
+        for gi, group in enumerate(self.param_groups):
+            for key, value in group.items():
+                if key == "params":
+                    value = np.array([position[id(p)] for p in value], dtype=np.int64)
+                elif isinstance(value, tuple):
+                    value = np.array(value)
+                out[f"param_groups.{gi}.{key}"] = value
+        for i, p in enumerate(params):
+            for key, value in self.state.get(p, {}).items():
+                out[f"state.{i}.{key}"] = value if key in self._scalar_state else np.array(backend.to_numpy(value))
+        return out
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and buffers (onto each parameter's device and dtype).
+
+        Raises ValueError listing every mismatch by name: unknown keys, a different number
+        of groups or of parameters in a group, a buffer whose shape differs from its parameter's.
+        """
+        groups, states, problems = {}, {}, []
+        for key, value in state_dict.items():
+            head, _, rest = key.partition(".")
+            index, _, name = rest.partition(".")
+            if head not in ("param_groups", "state") or not index.isdigit() or not name:
+                problems.append(f"{key}: unexpected key")
+                continue
+            (groups if head == "param_groups" else states).setdefault(int(index), {})[name] = value
+        problems += self._mismatches(groups, states)
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state dict does not match this "
+                             "optimizer:\n  " + "\n  ".join(problems))
+        for gi, group in enumerate(self.param_groups):
+            group.update({k: _plain(v) for k, v in groups[gi].items() if k != "params"})
+            self.check_hyperparameters(group)
+        params = self._params()
+        self.state = {params[i]: self._restore(params[i], saved) for i, saved in states.items()}
+
+    def _mismatches(self, groups, states):
+        """Names of everything in the parsed state dict that does not fit these parameters."""
+        params, problems = self._params(), []
+        if sorted(groups) != list(range(len(self.param_groups))):
+            problems.append(f"param_groups: saved groups {sorted(groups)}, optimizer has {len(self.param_groups)}")
+        for gi, group in enumerate(self.param_groups):
+            saved = groups.get(gi, {})
+            if "params" not in saved:
+                problems.append(f"param_groups.{gi}.params: missing")
+            elif np.size(saved["params"]) != len(group["params"]):
+                problems.append(f"param_groups.{gi}.params: saved {np.size(saved['params'])} parameters, "
+                                f"group has {len(group['params'])}")
+        for i, saved in sorted(states.items()):
+            if i >= len(params):
+                problems.append(f"state.{i}: no parameter {i} (the optimizer has {len(params)})")
+                continue
+            for key, value in saved.items():
+                if key not in self._scalar_state and tuple(np.shape(value)) != params[i].shape:
+                    problems.append(f"state.{i}.{key}: shape {tuple(np.shape(value))} does not match "
+                                    f"parameter {i} of shape {params[i].shape}")
+        return problems
+
+    def _restore(self, p, saved):
+        """One parameter's state from host values: scalars as Python numbers, buffers on p's device."""
+        return {key: _plain(value) if key in self._scalar_state
+                else p.device.asarray(np.array(backend.to_numpy(value), dtype=p.dtype))
+                for key, value in saved.items()}
+
+    def __repr__(self):
+        groups = "\n".join(f"  group {i}: " + ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
+                           for i, g in enumerate(self.param_groups))
+        return f"{type(self).__name__}(\n{groups}\n)"
