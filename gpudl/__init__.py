@@ -8,7 +8,7 @@ from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, st
                   transpose, flatten, broadcast_to, matmul)
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
-from . import nn
+from . import data, nn, optim, train
 
 float32, float64, int32, int64 = "float32", "float64", "int32", "int64"
 bool_ = "bool"

@@ -1,0 +1,262 @@
+"""The training loop: fit / evaluate / predict, callbacks and exact resumption.
+
+One epoch of mini-batch training, in the lectures' terms:
+
+    for each batch (X, y):   J = loss(model(X), y);   grads = dJ/dW (backprop);   W <- optimizer(W, grads)
+
+`fit` shows a progress bar (loss, metrics, images/s), stops with a message naming the epoch
+and step when the loss becomes NaN/Inf, saves a checkpoint on Ctrl-C when a Checkpoint
+callback is given, and returns a History of per-epoch metrics.
+"""
+import json
+import math
+import os
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import creation
+from .backend import to_numpy
+from .serialization import load, save
+from .tensor import no_grad
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class History:
+    """Per-epoch metrics: history['loss'], history['val_accuracy'], ... (lists)."""
+
+    def __init__(self, metrics=None):
+        self.metrics = {k: list(v) for k, v in (metrics or {}).items()}
+
+    def append(self, logs):
+        for k, v in logs.items():
+            self.metrics.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key):
+        return self.metrics[key]
+
+    def __contains__(self, key):
+        return key in self.metrics
+
+    @property
+    def epochs(self):
+        return max((len(v) for v in self.metrics.values()), default=0)
+
+    def to_json(self, path):
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.metrics, f, indent=1)
+        os.replace(tmp, path)
+
+
+def accuracy(outputs, labels):
+    """Fraction of correct predictions: argmax over classes, or logit > 0 for one output."""
+    out, y = to_numpy(outputs.data), to_numpy(labels.data)
+    pred = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(y.shape) > 0)
+    return float((pred == y).mean())
+
+
+METRICS = {"accuracy": accuracy}
+
+
+class Callback:
+    """Hooks called by `fit`; set `trainer.stop = True` to end training after this epoch."""
+
+    def on_train_begin(self, trainer): pass
+    def on_epoch_end(self, trainer, epoch, logs): pass
+    def on_train_end(self, trainer): pass
+
+
+def _improved(value, best, mode, min_delta):
+    return best is None or (value < best - min_delta if mode == "min" else value > best + min_delta)
+
+
+def _mode_for(monitor, mode):
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved for `patience` epochs; optionally restore the best weights."""
+
+    def __init__(self, monitor="val_loss", patience=5, mode="auto", min_delta=0.0, restore_best=True):
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.mode, self.restore_best = _mode_for(monitor, mode), restore_best
+        self.best, self.best_state, self.wait, self.stopped_epoch = None, None, 0, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: metric '{self.monitor}' not in this epoch's logs {sorted(logs)}")
+        if _improved(logs[self.monitor], self.best, self.mode, self.min_delta):
+            self.best, self.wait = logs[self.monitor], 0
+            if self.restore_best:
+                self.best_state = {k: v.numpy() for k, v in trainer.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch, trainer.stop = epoch, True
+
+    def on_train_end(self, trainer):
+        if self.restore_best and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class Checkpoint(Callback):
+    """Save model + optimizer + epoch + RNG state to `path` every `every` epochs (or only on improvement)."""
+
+    def __init__(self, path, every=1, best_only=False, monitor="val_loss", mode="auto"):
+        self.path, self.every, self.best_only = os.fspath(path), every, best_only
+        self.monitor, self.mode, self.best = monitor, _mode_for(monitor, mode), None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.best_only:
+            if not _improved(logs.get(self.monitor, math.nan), self.best, self.mode, 0.0):
+                return
+            self.best = logs[self.monitor]
+        elif (epoch + 1) % self.every:
+            return
+        trainer.save_checkpoint(self.path, epoch + 1)
+
+
+class Trainer:
+    """The state `fit` works on; callbacks receive it."""
+
+    def __init__(self, model, optimizer, loss_fn, train_loader, scheduler=None, history=None):
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.train_loader, self.scheduler = train_loader, scheduler
+        self.history, self.stop = history or History(), False
+
+    def save_checkpoint(self, path, epoch):
+        """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch,
+                 "history": json.dumps(self.history.metrics), "rng": json.dumps(creation.get_rng_state())}
+        if hasattr(self.train_loader, "state_dict"):
+            state["loader"] = json.dumps(self.train_loader.state_dict())
+        if self.scheduler is not None:
+            state["scheduler"] = json.dumps(self.scheduler.state_dict())
+        save(state, path)
+
+
+def resume(path, model, optimizer, train_loader=None, scheduler=None):
+    """Load a checkpoint written by `Checkpoint`; returns (start_epoch, History) for `fit`."""
+    state = load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    creation.set_rng_state(json.loads(state["rng"]))
+    if train_loader is not None and "loader" in state:
+        train_loader.load_state_dict(json.loads(state["loader"]))
+    if scheduler is not None and "scheduler" in state:
+        scheduler.load_state_dict(json.loads(state["scheduler"]))
+    return int(state["epoch"]), History(json.loads(state["history"]))
+
+
+def _batches(data):
+    """Accept a loader (yielding (x, y)) or a single (x, y) pair."""
+    return [data] if isinstance(data, tuple) else data
+
+
+def evaluate(model, data, loss_fn=None, metrics=("accuracy",)):
+    """Mean loss and metrics over `data` in eval mode, without building a graph."""
+    was_training = model.training
+    model.eval()
+    totals, count = {}, 0
+    try:
+        with no_grad():
+            for x, y in _batches(data):
+                out = model(x)
+                n = len(x)
+                logs = {m: METRICS[m](out, y) for m in metrics}
+                if loss_fn is not None:
+                    logs["loss"] = loss_fn(out, y).item()
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v * n
+                count += n
+    finally:
+        model.train(was_training)
+    return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+def predict(model, data):
+    """Model outputs for every batch of `data` (inputs only, or (x, y) pairs), as one NumPy array."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outs = [model(batch[0] if isinstance(batch, (tuple, list)) else batch).numpy() for batch in _batches(data)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs)
+
+
+def _train_epoch(trainer, epoch, epochs, metrics, progress):
+    model, opt = trainer.model, trainer.optimizer
+    model.train()
+    totals, count, start = {}, 0, time.perf_counter()
+    bar = tqdm(trainer.train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True,
+               unit="batch", dynamic_ncols=True)
+    for step, (x, y) in enumerate(bar):
+        out = model(x)
+        loss = trainer.loss_fn(out, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"fit: loss became {value} at epoch {epoch + 1}, step {step + 1}; "
+                                     "try a smaller learning rate or check the inputs for NaN/Inf")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n = len(x)
+        logs = {"loss": value, **{m: METRICS[m](out, y) for m in metrics}}
+        for k, v in logs.items():
+            totals[k] = totals.get(k, 0.0) + v * n
+        count += n
+        rate = count / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix({**{k: f"{v / count:.4f}" for k, v in totals.items()}, "img/s": f"{rate:,.0f}"})
+    bar.close()
+    return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callbacks=(), metrics=("accuracy",),
+        scheduler=None, start_epoch=0, history=None, progress=True):
+    """Train for `epochs` epochs (from `start_epoch`, e.g. after `resume`); returns the History."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"fit: unknown metrics {unknown}; available: {sorted(METRICS)}")
+    trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
+    for cb in callbacks:
+        cb.on_train_begin(trainer)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, epochs):
+            logs = _train_epoch(trainer, epoch, epochs, metrics, progress)
+            if val_data is not None:
+                logs.update({f"val_{k}": v for k, v in evaluate(model, val_data, loss_fn, metrics).items()})
+            logs["lr"] = optimizer.param_groups[0]["lr"]
+            trainer.history.append(logs)
+            if scheduler is not None:
+                scheduler.step(logs["val_loss"]) if _wants_metric(scheduler) else scheduler.step()
+            for cb in callbacks:
+                cb.on_epoch_end(trainer, epoch, logs)
+            if trainer.stop:
+                break
+    except KeyboardInterrupt:
+        saver = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
+        if saver is None:
+            raise
+        path = saver.path + ".interrupted.npz"
+        trainer.save_checkpoint(path, epoch)
+        print(f"\ninterrupted during epoch {epoch + 1}: saved {path} (resume restarts epoch {epoch + 1})")
+        return trainer.history
+    for cb in callbacks:
+        cb.on_train_end(trainer)
+    return trainer.history
+
+
+def _wants_metric(scheduler):
+    return type(scheduler).__name__ == "ReduceLROnPlateau"
