@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from . import creation
 from .backend import to_numpy
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
 from .tensor import no_grad
 
@@ -240,7 +241,7 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
             logs["lr"] = optimizer.param_groups[0]["lr"]
             trainer.history.append(logs)
             if scheduler is not None:
-                scheduler.step(logs["val_loss"]) if _wants_metric(scheduler) else scheduler.step()
+                scheduler.step(logs["val_loss"]) if isinstance(scheduler, ReduceLROnPlateau) else scheduler.step()
             for cb in callbacks:
                 cb.on_epoch_end(trainer, epoch, logs)
             if trainer.stop:
@@ -256,7 +257,3 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
     for cb in callbacks:
         cb.on_train_end(trainer)
     return trainer.history
-
-
-def _wants_metric(scheduler):
-    return type(scheduler).__name__ == "ReduceLROnPlateau"

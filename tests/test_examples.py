@@ -1,9 +1,12 @@
-"""Every example runs end to end."""
+"""The README's first-hour path: the autograd tour, `gpudl info` and a quick `gpudl train`."""
+import json
 import runpy
-import sys
 from pathlib import Path
 
 import pytest
+
+from gpudl.cli import main
+from gpudl.data import datasets
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -14,7 +17,18 @@ def test_autograd_tour_learns_xor(capsys):
 
 
 def test_cli_info(capsys):
-    from gpudl.cli import main
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "default device" in out and "gpudl" in out
+    assert "device:" in out and "gpudl" in out and "fashion-mnist:" in out
+
+
+@pytest.mark.skipif(datasets.where("fashion-mnist") is None, reason="Fashion-MNIST not found (apt-get install dataset-fashion-mnist)")
+@pytest.mark.parametrize("model", ["mlp", "lenet"])
+def test_cli_train_quick(tmp_path, capsys, model):
+    assert main(["train", "--model", model, "--epochs", "1", "--limit", "1024", "--device", "cpu",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "device: cpu" in out and "test accuracy:" in out
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["test_accuracy"] > 0.4  # 1024 images, one epoch: well above chance (0.1)
+    assert (tmp_path / "checkpoint.npz").exists() and (tmp_path / "history.json").exists()

@@ -1,0 +1,108 @@
+"""The training loop: learning, metrics, callbacks, NaN detection, checkpoints and exact resume."""
+import json
+
+import numpy as np
+import pytest
+
+import gpudl as gd
+import gpudl.nn as nn
+from gpudl import data, optim, train
+from gpudl.data import synthetic
+from gpudl.nn import functional as F
+
+
+def blobs_loaders(seed=0, device="cpu"):
+    x, y = synthetic.two_blobs(400, separable=True, seed=seed)
+    ds = data.TensorDataset(x.astype(np.float32), y.astype(np.int64))
+    tr, va = data.random_split(ds, [300, 100], seed=seed)
+    return (data.DataLoader(tr, batch_size=32, shuffle=True, seed=seed, device=device),
+            data.DataLoader(va, batch_size=100, device=device))
+
+
+def small_model():
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
+
+
+def test_fit_learns_and_records_history(device):
+    gd.manual_seed(0)
+    tr, va = blobs_loaders(device=device)
+    model = small_model().to(device)
+    hist = train.fit(model, optim.Adam(model.parameters(), lr=0.01), F.cross_entropy, tr, va, epochs=5, progress=False)
+    assert hist.epochs == 5 and hist["loss"][-1] < hist["loss"][0]
+    assert hist["val_accuracy"][-1] > 0.95
+    ev = train.evaluate(model, va, F.cross_entropy)
+    assert ev["accuracy"] == pytest.approx(hist["val_accuracy"][-1])
+    assert train.predict(model, va).shape == (100, 2)
+
+
+def test_nan_loss_stops_with_epoch_and_step():
+    tr, _ = blobs_loaders()
+    model = small_model()
+    with pytest.raises(train.NonFiniteLossError, match=r"epoch 1, step 1"):
+        train.fit(model, optim.SGD(model.parameters(), lr=0.1), lambda out, y: out.sum() * np.nan, tr,
+                  epochs=1, progress=False)
+
+
+def test_early_stopping_restores_best():
+    tr, va = blobs_loaders()
+    model = small_model()
+    stopper = train.EarlyStopping(monitor="val_loss", patience=2)
+    # lr 0 after the first epoch: no further improvement, so training stops after patience epochs
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.0)
+    hist = train.fit(model, opt, F.cross_entropy, tr, va, epochs=20, callbacks=[stopper], scheduler=sched,
+                     progress=False)
+    assert hist.epochs == 3 and stopper.stopped_epoch == 2
+
+
+def _run(epochs, tmp_path=None, resume_from=None, stop_after=None):
+    gd.manual_seed(42)
+    tr, va = blobs_loaders(seed=1)
+    model = small_model()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    start, hist = 0, None
+    if resume_from:
+        start, hist = train.resume(resume_from, model, opt, tr)
+    callbacks = [train.Checkpoint(tmp_path / "ck.npz")] if tmp_path else []
+    hist = train.fit(model, opt, F.cross_entropy, tr, va, epochs=stop_after or epochs, callbacks=callbacks,
+                     start_epoch=start, history=hist, progress=False)
+    return model, hist
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight, hist_a = _run(4)
+    _run(4, tmp_path, stop_after=2)  # "interrupted" after epoch 2, checkpoint written each epoch
+    resumed, hist_b = _run(4, resume_from=tmp_path / "ck.npz")
+    for (n, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        assert np.array_equal(a.numpy(), b.numpy()), n
+    assert hist_a.metrics == hist_b.metrics
+
+
+def test_checkpoint_best_only(tmp_path):
+    tr, va = blobs_loaders()
+    model = small_model()
+    ck = train.Checkpoint(tmp_path / "best.npz", best_only=True, monitor="val_accuracy")
+    train.fit(model, optim.Adam(model.parameters(), lr=0.01), F.cross_entropy, tr, va, epochs=3, callbacks=[ck],
+              progress=False)
+    saved = gd.load(tmp_path / "best.npz")
+    assert saved["epoch"] >= 1 and ck.best == max(json.loads(saved["history"])["val_accuracy"])
+
+
+def test_ctrl_c_saves_checkpoint(tmp_path):
+    tr, _ = blobs_loaders()
+    model = small_model()
+
+    def interrupting_loss(out, y):
+        raise KeyboardInterrupt
+
+    hist = train.fit(model, optim.SGD(model.parameters(), lr=0.1), interrupting_loss, tr, epochs=2,
+                     callbacks=[train.Checkpoint(tmp_path / "ck.npz")], progress=False)
+    assert hist.epochs == 0
+    assert gd.load(tmp_path / "ck.npz.interrupted.npz")["epoch"] == 0
+
+
+def test_unknown_metric():
+    tr, _ = blobs_loaders()
+    model = small_model()
+    with pytest.raises(ValueError, match="unknown metrics"):
+        train.fit(model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, tr, metrics=("f1",))
