@@ -104,13 +104,26 @@ def _runtime_object(cxx, fl):
     return path
 
 
-def library(unit_text, filename, extra_flags=()):
-    """Path of the shared library for the unit, compiling it (and the runtime) if not cached."""
-    cxx, fl = compiler(), flags(extra_flags)
+def library_path(kernel_body, filename, extra_flags=()):
+    """Where the library for this kernel source and the current mode is (or will be) cached."""
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:40]
-    path = cache_dir() / f"{stem}-{_digest(unit_text, _runtime_sources(), *cxx, *fl, platform.machine())}.so"
-    if path.exists():
-        return path
+    key = _digest(kernel_body, _runtime_sources(), *compiler(), *flags(extra_flags), platform.machine())
+    return cache_dir() / f"{stem}-{key}.so"
+
+
+def preprocess(kernel_body, filename, extra_flags=()):
+    """The kernel source after the C preprocessor alone (no shim), for finding kernels."""
+    with tempfile.TemporaryDirectory(prefix="gpudl-emu-") as tmp:
+        source = Path(tmp) / "source.cpp"
+        source.write_text(kernel_body)
+        out = Path(tmp) / "source.ii"
+        _run([*compiler(), "-E", "-x", "c++", "-std=c++17", *extra_flags, str(source), "-o", str(out)], filename)
+        return out.read_text()
+
+
+def compile_library(path, unit_text, filename, extra_flags=()):
+    """Compile the translation unit (and the runtime, if not cached) into the library at path."""
+    cxx, fl = compiler(), flags(extra_flags)
     path.parent.mkdir(parents=True, exist_ok=True)
     runtime = _runtime_object(cxx, fl)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix="build-") as tmp:
@@ -118,4 +131,3 @@ def library(unit_text, filename, extra_flags=()):
         unit.write_text(unit_text)
         _compile_atomically(path, [*cxx, *fl, *_KERNEL_FLAGS, "-I", str(EMU_DIR), "-shared", str(unit),
                                    str(runtime)], filename)
-    return path

@@ -10,7 +10,7 @@ from . import asan, build
 from .errors import EmuError, KernelNotFoundError
 from .order import current_order
 from .params import pack, signature
-from .source import translation_unit
+from .source import body, find_kernels, read_signatures, translation_unit
 
 _MAX_BLOCK = (1024, 1024, 64)
 _MAX_GRID = (2**31 - 1, 65535, 65535)
@@ -88,10 +88,11 @@ class Kernel:
 class Module:
     """A compiled .cu file; get_function(name) returns its kernels."""
 
-    def __init__(self, path, kernels, filename):
+    def __init__(self, path, filename):
         self.path, self.filename = path, filename
-        self._kernels = kernels
         self._library = ctypes.CDLL(str(path))
+        self._library.gpudl_emu_signatures.restype = ctypes.c_char_p
+        self._kernels = read_signatures(self._library.gpudl_emu_signatures().decode())
         self._lock = threading.Lock()  # the runtime's scheduler state is per library
         self._functions = {}
 
@@ -122,9 +123,12 @@ def load_module(source_code, name="module", options=()):
     extra = _compiler_options(tuple(options))
     if asan.enabled():
         asan.check_preloaded(build.compiler()[0])
-    unit = translation_unit(source_code, filename)
+    kernel_body = body(source_code, filename)
     with _loaded_lock:
-        path = build.library(unit.text, filename, extra)
+        path = build.library_path(kernel_body, filename, extra)
         if path not in _loaded:
-            _loaded[path] = Module(path, unit.kernels, filename)
+            if not path.exists():
+                kernels = find_kernels(build.preprocess(kernel_body, filename, extra))
+                build.compile_library(path, translation_unit(kernel_body, kernels), filename, extra)
+            _loaded[path] = Module(path, filename)
         return _loaded[path]

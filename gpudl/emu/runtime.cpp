@@ -4,6 +4,9 @@
 // ready fiber in thread order (forward or reverse). A barrier opens when every thread of the
 // block has arrived; a warp intrinsic completes when every live lane of its mask has arrived.
 // When no fiber can move, the launch stops with a message naming the waiting threads.
+// Fast path: each block starts in serial mode, where one fiber runs the threads one after
+// another by plain calls; the first thread that blocks keeps that fiber as its own and the
+// threads not yet started get fibers of their own. A barrier-free kernel never switches.
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,6 +102,8 @@ struct Launch {
   unsigned at_barrier = 0, barrier_true = 0, barrier_result = 0;
   unsigned present[kMaxThreads / 32], exited[kMaxThreads / 32];
   Thread* current = nullptr;
+  bool serial = false;  // the current fiber runs the block's threads one after another
+  unsigned serial_next = 0;
   FiberContext main;
   void* main_fake_stack = nullptr;
   const void* main_bottom = nullptr;
@@ -156,6 +161,7 @@ void resume(Thread* t) {
 
 void yield_to_main(bool exiting) {
   Thread* t = L.current;
+  if (!exiting) L.serial = false;
   asan_start_switch(exiting ? nullptr : &t->fake_stack, L.main_bottom, L.main_size);
   fiber_swap(&t->context, &L.main);
   asan_finish_switch(t->fake_stack, &L.main_bottom, &L.main_size);
@@ -221,26 +227,51 @@ int source_lane(int op, unsigned lane, int arg, unsigned width) {
   }
 }
 
-// ---- thread exit, the fiber entry point ----
-void thread_exit() {
-  Thread* t = L.current;
-  unsigned warp = t->linear / 32;
+// ---- thread exit, the fiber entry points ----
+void mark_exited(Thread* t) {
   t->state = EXITED;
   --L.live;
-  L.exited[warp] |= 1u << (t->linear % 32);
+  L.exited[t->linear / 32] |= 1u << (t->linear % 32);
+}
+
+// An exited lane leaves every warp rendezvous, which may complete the ones waiting for it.
+[[noreturn]] void thread_exit() {
+  Thread* t = L.current;
+  unsigned warp = t->linear / 32;
+  mark_exited(t);
   for (unsigned l = 0; l < 32; ++l) {
     if (!(L.present[warp] >> l & 1) || lane_thread(warp, l).state != AT_WARP) continue;
     std::string err = try_complete(warp, l);
     if (!err.empty()) fail(where() + ": " + err);
   }
   yield_to_main(true);
+  __builtin_unreachable();
 }
+
+unsigned ordered(unsigned k) { return L.reverse ? L.n - 1 - k : k; }
 
 void fiber_entry() {
   asan_finish_switch(nullptr, &L.main_bottom, &L.main_size);
   L.body(L.closure);
   thread_exit();
-  __builtin_unreachable();
+}
+
+// The serial-mode fiber: runs thread after thread on one stack until one of them blocks
+// (then it finishes as that thread's fiber) or none is left.
+void serial_entry() {
+  asan_finish_switch(nullptr, &L.main_bottom, &L.main_size);
+  for (;;) {
+    Thread* t = L.current;
+    L.body(L.closure);
+    if (!L.serial || L.serial_next == L.n) thread_exit();
+    mark_exited(t);  // nobody waits in serial mode, so no rendezvous can complete
+    Thread* next = &L.threads[ordered(L.serial_next++)];
+    next->started = true;
+    next->stack = t->stack;
+    t->stack = -1;
+    L.current = next;
+    threadIdx = next->idx;
+  }
 }
 
 // ---- messages for a block that cannot move ----
@@ -311,30 +342,35 @@ void release_stacks() {
   }
 }
 
+bool start(Thread& t) {
+  t.stack = stacks.acquire();
+  if (t.stack < 0) {
+    L.error = format("kernel '%s': cannot allocate a %zu KiB fiber stack", L.kernel, kStackSize / 1024);
+    return false;
+  }
+  asan_unpoison(stacks.bottom(t.stack), kStackSize);
+  fiber_make(&t.context, stacks.bottom(t.stack), kStackSize, L.serial ? serial_entry : fiber_entry);
+  t.started = true;
+  return true;
+}
+
 bool run_block() {
   for (Thread& t : L.threads) t.state = READY, t.started = false, t.stack = -1;
   for (unsigned w = 0; w < (L.n + 31) / 32; ++w) L.exited[w] = 0;
   L.live = L.n;
   L.at_barrier = L.barrier_true = 0;
+  L.serial = true, L.serial_next = 1;  // the serial fiber starts with the first thread in order
   while (L.live) {
     bool progressed = false;
     for (unsigned k = 0; k < L.n; ++k) {
-      Thread& t = L.threads[L.reverse ? L.n - 1 - k : k];
+      Thread& t = L.threads[ordered(k)];
       if (t.state != READY) continue;
       progressed = true;
-      if (!t.started) {
-        t.stack = stacks.acquire();
-        if (t.stack < 0) {
-          L.error = format("kernel '%s': cannot allocate a %zu KiB fiber stack", L.kernel, kStackSize / 1024);
-          return false;
-        }
-        asan_unpoison(stacks.bottom(t.stack), kStackSize);
-        fiber_make(&t.context, stacks.bottom(t.stack), kStackSize, fiber_entry);
-        t.started = true;
-      }
+      if (!t.started && !start(t)) return false;
       resume(&t);
       if (L.failed) return false;
-      if (t.state == EXITED) stacks.release(t.stack), t.stack = -1;
+      Thread* last = L.current;  // differs from t when a serial fiber ran several threads
+      if (last->state == EXITED && last->stack >= 0) stacks.release(last->stack), last->stack = -1;
     }
     if (!progressed) {
       L.error = stall_message();

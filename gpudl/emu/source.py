@@ -2,8 +2,11 @@
 `extern __shared__` arrays, and write the C++ translation unit the host compiler builds.
 
 The unit is: the shim header, `#line 1 "<name>.cu"` (so that compiler errors, ASan reports
-and debuggers point into the .cu file), the kernel source, and one exported launcher per
-kernel, `gpudl_emu_launch_<kernel>`, that unpacks a `void**` argument array.
+and debuggers point into the .cu file), the kernel source, one exported launcher per
+kernel, `gpudl_emu_launch_<kernel>`, that unpacks a `void**` argument array, and
+`gpudl_emu_signatures()`, the kernels' parameter lists, read back when a cached library
+is loaded. Kernels are looked for in the preprocessed source, so macros that define
+kernels or parameter types, and #if'd-out code, are understood.
 """
 import re
 from dataclasses import dataclass
@@ -20,14 +23,11 @@ _EXTERN_SHARED = re.compile(r"\bextern\b([^;{}]*?)\b__shared__\b([^;{}]*?)\b([A-
 @dataclass(frozen=True)
 class KernelInfo:
     name: str
-    params: tuple
-    line: int
+    params_text: str
 
-
-@dataclass(frozen=True)
-class TranslationUnit:
-    text: str
-    kernels: dict
+    @property
+    def params(self):
+        return parse_params(self.params_text)
 
 
 def blank(text):
@@ -44,13 +44,14 @@ def blank(text):
 
 
 def _closing(text, open_pos):
-    """Index of the parenthesis that closes the one at open_pos."""
+    """Index of the parenthesis that closes the one at open_pos; -1 if none does (the
+    compiler will then report the broken source)."""
     depth = 0
     for i in range(open_pos, len(text)):
         depth += {"(": 1, ")": -1}.get(text[i], 0)
         if depth == 0:
             return i
-    raise ValueError(f"unbalanced parentheses after offset {open_pos}")
+    return -1
 
 
 def _kernel_at(clean, pos, in_extern_c):
@@ -65,9 +66,10 @@ def _kernel_at(clean, pos, in_extern_c):
         if m is None:
             return None
         close = _closing(clean, m.end() - 1)
+        if close < 0:
+            return None
         if m.group(1) not in _ATTRIBUTES:
-            params = parse_params(clean[m.end():close])
-            return KernelInfo(m.group(1), params, clean.count("\n", 0, m.start()) + 1)
+            return KernelInfo(m.group(1), " ".join(clean[m.end():close].split()))
         at = close + 1
 
 
@@ -103,6 +105,13 @@ def rewrite_extern_shared(source):
     return "".join(out)
 
 
+def body(source, filename):
+    """The kernel source as compiled: after `#line 1 "<filename>"`, extern shared rewritten."""
+    quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
+    text = rewrite_extern_shared(source)
+    return f'#line 1 "{quoted}"\n' + (text if text.endswith("\n") else text + "\n")
+
+
 def _launcher(name):
     return (f'extern "C" __attribute__((visibility("default"))) int gpudl_emu_launch_{name}('
             "const unsigned* gpudl_emu_grid, const unsigned* gpudl_emu_block, void** gpudl_emu_args, "
@@ -111,16 +120,20 @@ def _launcher(name):
             "gpudl_emu_shared, gpudl_emu_order, gpudl_emu_err, gpudl_emu_errlen);\n}\n")
 
 
-def translation_unit(source, filename):
-    """The C++ text to compile for `source`, and its kernels."""
-    kernels = find_kernels(source)
-    quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
-    body = rewrite_extern_shared(source)
-    text = "".join([
+def translation_unit(kernel_body, kernels):
+    """The C++ text to compile: shim, kernel body, launchers and the signature table."""
+    table = "".join(f"{k.name}\t{k.params_text}\n" for k in kernels.values())
+    return "".join([
         '#include "shim.h"\n',
-        f'#line 1 "{quoted}"\n',
-        body if body.endswith("\n") else body + "\n",
+        kernel_body,
         '#line 1 "gpudl-emu-launchers"\n',
         *(_launcher(name) for name in kernels),
+        'extern "C" __attribute__((visibility("default"))) const char* gpudl_emu_signatures() {\n',
+        f'  return R"gpudl_emu({table})gpudl_emu";\n}}\n',
     ])
-    return TranslationUnit(text, kernels)
+
+
+def read_signatures(table):
+    """{name: KernelInfo} from the text gpudl_emu_signatures() returns."""
+    rows = (line.split("\t", 1) for line in table.splitlines() if line)
+    return {name: KernelInfo(name, params) for name, params in rows}

@@ -32,7 +32,7 @@ def run_python():
     return _run_python
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kernel_path():
     """kernel_path('basics.cu'): the path of one of tests/emu/kernels/*.cu."""
     return lambda name: str(KERNELS / name)

@@ -83,6 +83,13 @@ def test_any_and_all_votes(basics, order):
     np.testing.assert_array_equal(all_out != 0, [False, False, True, False])
 
 
+def test_shuffle_among_lanes_that_did_not_exit(basics, order):
+    x, y = np.arange(64, dtype=np.float32), np.zeros(64, np.float32)
+    basics.get_function("broadcast_after_exit")(1, 64, (x, y))
+    lane = np.arange(64) % 32
+    np.testing.assert_array_equal(y, np.where(lane < 8, x, x[np.arange(64) // 32 * 32 + 8]))
+
+
 def test_atomic_add_histogram(basics, order):
     values = RNG.integers(-3, 20, size=5000).astype(np.int32)
     bins = np.zeros(16, np.uint32)

@@ -22,7 +22,6 @@ __global__ void no_params() {}
 def test_finds_only_extern_c_kernels():
     kernels = find_kernels(SOURCE)
     assert list(kernels) == ["plain", "in_block", "no_params"]
-    assert kernels["plain"].line == 6
     assert kernels["no_params"].params == ()
 
 
@@ -35,6 +34,15 @@ def test_parameter_types():
     assert [(p.name, p.ctype, p.dtype) for p in block] == [
         ("n", "unsigned int", np.uint32), ("m", "unsigned int", np.uint32), ("k", "long long", np.int64),
         ("d", "double", np.float64), ("v", "float4*", np.float32), ("rows", "int*", np.int32)]
+
+
+def test_kernels_from_macros_are_found_and_compiled_out_ones_are_not(basics):
+    assert {"scale_by_two", "scale_by_three"} <= set(basics.kernel_names)
+    assert "compiled_out" not in basics.kernel_names
+    y = np.ones(5, np.float32)
+    basics.get_function("scale_by_three")(1, 8, (y, np.int32(5)))
+    np.testing.assert_array_equal(y, 3)
+    assert basics.get_function("scale_by_two").params[0].ctype == "float*"
 
 
 def test_extern_shared_rewrite_keeps_lines():

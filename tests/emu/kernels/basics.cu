@@ -133,3 +133,25 @@ extern "C" __global__ void math_functions(const float* x, float* y, int n) {
   y[4 * i + 2] = q.z + fabsf(-v) + sqrtf(v) + logf(v + 1.0f);
   y[4 * i + 3] = fmaf(q.w, 2.0f, 1.0f) + max(1, 2) + min(v, 1.0f);
 }
+
+// Kernels defined by a macro, and one compiled out: found in the preprocessed source.
+#define SCALE_KERNEL(name, factor)                          \
+  extern "C" __global__ void name(REAL* y, int n) {         \
+    int i = blockIdx.x * blockDim.x + threadIdx.x;          \
+    if (i < n) y[i] *= (factor);                            \
+  }
+#define REAL float
+SCALE_KERNEL(scale_by_two, 2.0f)
+SCALE_KERNEL(scale_by_three, 3.0f)
+
+#if 0
+extern "C" __global__ void compiled_out(float* y) { y[0] = 1.0f; }
+#endif
+
+// Lanes 0-7 of each warp leave; the others take lane 8's value with a mask without them.
+extern "C" __global__ void broadcast_after_exit(const float* x, float* y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x, lane = threadIdx.x & 31;
+  y[i] = x[i];
+  if (lane < 8) return;
+  y[i] = __shfl_sync(0xffffff00u, x[i], 8);
+}
