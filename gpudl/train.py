@@ -20,7 +20,7 @@ from . import creation
 from .backend import to_numpy
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
-from .tensor import no_grad
+from .tensor import Tensor, no_grad
 
 
 class NonFiniteLossError(RuntimeError):
@@ -159,8 +159,8 @@ def resume(path, model, optimizer, train_loader=None, scheduler=None):
 
 
 def _batches(data):
-    """Accept a loader (yielding (x, y)) or a single (x, y) pair."""
-    return [data] if isinstance(data, tuple) else data
+    """Accept a loader (yielding (x, y)), a single (x, y) pair or a single input Tensor."""
+    return [data] if isinstance(data, (tuple, Tensor)) else data
 
 
 def evaluate(model, data, loss_fn=None, metrics=("accuracy",)):

@@ -33,6 +33,8 @@ def test_fit_learns_and_records_history(device):
     ev = train.evaluate(model, va, F.cross_entropy)
     assert ev["accuracy"] == pytest.approx(hist["val_accuracy"][-1])
     assert train.predict(model, va).shape == (100, 2)
+    x = gd.tensor(np.ones((5, 2), np.float32), device=device)
+    assert train.predict(model, x).shape == (5, 2)  # a bare tensor is one batch, not 5 rows
 
 
 def test_nan_loss_stops_with_epoch_and_step():
