@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
+import gpudl as gd
 from gpudl import cuda
 
 DEVICES = ("cpu", "emu", "cuda")
@@ -33,6 +34,15 @@ def device(request):
 def kernel_device(request):
     """Devices that launch kernels/*.cu: emu always, cuda when present."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def default_device_cpu():
+    """Tests pick devices explicitly: the default stays cpu even on a machine with a GPU."""
+    previous = gd.get_default_device()
+    gd.set_default_device("cpu")
+    yield
+    gd.set_default_device(previous)
 
 
 @pytest.fixture

@@ -42,11 +42,11 @@ def _fill(t, sample):
 
 
 def normal_(t, mean=0.0, std=1.0):
-    return _fill(t, lambda g, s: g.normal(mean, std, s))
+    return _fill(t, lambda g, s: g.standard_normal(s) * std + mean)  # CuPy's Generator has no normal()
 
 
 def uniform_(t, a=0.0, b=1.0):
-    return _fill(t, lambda g, s: g.uniform(a, b, s))
+    return _fill(t, lambda g, s: g.random(s) * (b - a) + a)
 
 
 def zeros_(t):

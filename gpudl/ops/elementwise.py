@@ -96,7 +96,7 @@ def clip(x, min=None, max=None):
 
 def where(cond, a, b):
     """Elementwise `a` where `cond` else `b`; gradients flow to the chosen side."""
-    cond_data = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    cond_data = cond.data if isinstance(cond, Tensor) else cond if hasattr(cond, "dtype") else np.asarray(cond)
     if cond_data.dtype != np.bool_:
         raise TypeError(f"where: condition must be bool, got dtype {cond_data.dtype}")
     a, b = as_pair("where", a, b)
