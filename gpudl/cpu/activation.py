@@ -20,12 +20,16 @@ _GELU_A = 0.044715
 
 
 def _pre_activation(op, x, bias):
-    """z = x + b as a fresh array (bias along axis 1)."""
+    """(z, fresh): z = x + b (bias along axis 1) as a new array, or x itself when there is no bias.
+
+    `fresh` says whether z may be overwritten: the activations then work in place, so each
+    costs one pass over memory (NumPy ops are memory-bound here) and no extra allocation.
+    """
     check_same_dtype(op, x=x, bias=bias)
     if bias is None:
-        return x.copy()
+        return x, False
     check_bias(op, x.shape, bias.shape)
-    return x + bias.reshape(bias.shape + (1,) * (x.ndim - 2))
+    return x + bias.reshape(bias.shape + (1,) * (x.ndim - 2)), True
 
 
 def _gelu_tanh(z):
@@ -35,28 +39,32 @@ def _gelu_tanh(z):
 def bias_act_forward(device, x, bias, act, slope=0.01):
     """y = f(x + b); returns a new array of x's dtype."""
     code = act_code("bias_act_forward", act)
-    z = _pre_activation("bias_act_forward", x, bias)
-    if code == 1:
-        np.maximum(z, 0, out=z)
+    z, fresh = _pre_activation("bias_act_forward", x, bias)
+    out = z if fresh else None  # write into z only when it is ours
+    if code == 0:
+        y = z if fresh else x.copy()
+    elif code == 1:
+        y = np.maximum(z, 0, out=out)
     elif code == 2:
         scaled = z * z.dtype.type(slope)
         if 0 <= slope <= 1:  # then max(z, a z) picks z for z > 0 and a z otherwise
-            np.maximum(z, scaled, out=z)
+            y = np.maximum(z, scaled, out=scaled)
         else:
-            z = np.where(z > 0, z, scaled)
+            y = np.where(z > 0, z, scaled)
     elif code == 3:
-        z = (np.tanh(z * 0.5) + 1) * 0.5
+        y = np.multiply(z, 0.5, out=out)
+        np.tanh(y, out=y)
+        y += 1
+        y *= 0.5
     elif code == 4:
-        np.tanh(z, out=z)
-    elif code == 5:
-        z = z * 0.5 * (1 + _gelu_tanh(z))
-    return z.astype(x.dtype, copy=False)
+        y = np.tanh(z, out=out)
+    else:
+        y = z * 0.5 * (1 + _gelu_tanh(z))
+    return y.astype(x.dtype, copy=False)
 
 
 def _derivative(code, z, slope):
-    """f'(z) for activation `code`."""
-    if code == 0:
-        return np.ones_like(z)
+    """f'(z) as a new array, for activation `code` >= 1."""
     if code == 1:
         return (z > 0).astype(z.dtype)
     if code == 2:
@@ -79,8 +87,12 @@ def bias_act_backward(device, grad_y, x, bias, act, slope=0.01):
     code = act_code("bias_act_backward", act)
     if grad_y.shape != x.shape:
         raise ValueError(f"bias_act_backward: grad_y shape {grad_y.shape} differs from x shape {x.shape}")
-    z = _pre_activation("bias_act_backward", x, bias)
-    grad_x = np.multiply(grad_y, _derivative(code, z, slope), dtype=x.dtype)
+    z, _ = _pre_activation("bias_act_backward", x, bias)
+    if code == 0:
+        grad_x = grad_y.astype(x.dtype, copy=True)
+    else:  # f'(z) is a new array of z's dtype: multiply dL/dy into it
+        grad_x = _derivative(code, z, slope)
+        np.multiply(grad_x, grad_y, out=grad_x, dtype=x.dtype)
     if bias is None:
         return grad_x, None
     axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()

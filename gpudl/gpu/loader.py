@@ -22,6 +22,7 @@ NVRTC_OPTIONS = ("-std=c++14",)
 _INT_MAX = 2 ** 31 - 1
 
 _modules = {}
+_functions = {}
 
 
 def source_dirs():
@@ -106,7 +107,10 @@ def launch(device, family, kernel, grid, block, args, shapes):
             raise ValueError(f"{kernel}: an array of {a.size} elements is too large for int indexing ({shapes})")
     if min(grid) == 0:
         return
-    fn = module(device, family).get_function(kernel)
+    key = (device.type, device.index, family, kernel)
+    fn = _functions.get(key)
+    if fn is None:  # look each kernel up once: launches are on the hot path
+        fn = _functions[key] = module(device, family).get_function(kernel)
     try:
         with device.activate():
             fn(tuple(grid), tuple(block), tuple(args))

@@ -1,0 +1,358 @@
+"""Kernel benchmarks: every kernel family on a fixed shape suite, side by side with a peer.
+
+    python -m benchmarks.kernels --device cpu|cuda|emu [--quick] [--json [PATH]]
+
+Shape suite (batch 128 unless said):
+    conv        LeNet-5 conv1 (1->6, 5x5, pad 2, 28x28) and conv2 (6->16, 5x5, 14x14);
+                64->128 channels, 3x3, pad 1, 32x32, batch 64.  Forward, backward-data and
+                backward-weight; on cuda / emu both algorithms ('im2col', 'tiled').
+    pool        LeNet-5 max pools (6x28x28, 16x10x10); max and avg 2x2 on 128x16x28x28.
+    activation  LeNet-5 ReLUs (both conv maps, both hidden dense layers); fused bias + ReLU
+                on 128x80x32x32 (10.5 M elements).  Forward and backward.
+
+Work per call:
+    conv        FLOP = 2 N C_out H_out W_out C_in kH kW  (the same for all three passes)
+    pool / act  bytes read + written once: forward x + y (+ argmax for max pooling), backward
+                dL/dy + dL/dx (+ argmax, + x for the activation: its derivative needs z)
+
+Peer: PyTorch on cpu (os.cpu_count() threads) and on cuda (cuDNN for convolution); on emu the
+NumPy cpu path of gpudl (the emulator is for correctness, ~1 M threads/s, so use --quick).
+`ratio` is gpudl time / peer time: below 1 gpudl is faster.
+"""
+import argparse
+import functools
+import itertools
+import sys
+
+import numpy as np
+
+import gpudl
+import gpudl.cpu
+import gpudl.gpu
+from benchmarks import common
+
+# (layer, full (x shape, w shape, padding), quick (x shape, w shape, padding))
+CONV_LAYERS = (
+    ("lenet-conv1", ((128, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 1, 8, 8), (3, 1, 5, 5), 2)),
+    ("lenet-conv2", ((128, 6, 14, 14), (16, 6, 5, 5), 0), ((2, 2, 7, 7), (3, 2, 5, 5), 0)),
+    ("conv3x3-64to128", ((64, 64, 32, 32), (128, 64, 3, 3), 1), ((2, 4, 6, 6), (5, 4, 3, 3), 1)),
+)
+# (layer, kind, full x shape, quick x shape); 2x2 windows, stride 2
+POOL_LAYERS = (
+    ("lenet-pool1", "max", (128, 6, 28, 28), (2, 2, 8, 8)),
+    ("lenet-pool2", "max", (128, 16, 10, 10), (2, 3, 6, 6)),
+    ("maxpool-128x16x28x28", "max", (128, 16, 28, 28), (2, 3, 8, 8)),
+    ("avgpool-128x16x28x28", "avg", (128, 16, 28, 28), (2, 3, 8, 8)),
+)
+# (layer, with bias, full x shape, quick x shape); activation ReLU
+ACT_LAYERS = (
+    ("lenet-relu-conv1", False, (128, 6, 28, 28), (2, 2, 8, 8)),
+    ("lenet-relu-conv2", False, (128, 16, 10, 10), (2, 3, 6, 6)),
+    ("lenet-relu-fc1", False, (128, 120), (4, 12)),
+    ("lenet-relu-fc2", False, (128, 84), (4, 8)),
+    ("bias-relu-128x80x32x32", True, (128, 80, 32, 32), (2, 5, 8, 8)),
+)
+PASSES = {"conv": ("forward", "backward-data", "backward-weight"), "pool": ("forward", "backward"),
+          "activation": ("forward", "backward")}
+COLUMNS = (("family", "family"), ("layer", "layer"), ("pass", "pass"), ("algo", "algo"), ("shape", "shape"),
+           ("ms", "ms"), ("rate", "rate"), ("unit", "unit"), ("% peak", "pct_peak"), ("peer ms", "peer_ms"),
+           ("gpudl/peer", "ratio"))
+BEST_COLUMN = (("fastest algo", "best"),)
+
+
+class Case:
+    """One (layer, pass): `run(algo)` makes the gpudl call, `peer` the peer's (or None)."""
+
+    def __init__(self, family, layer, pass_, shape, work, run, peer):
+        self.family, self.layer, self.pass_, self.shape, self.work = family, layer, pass_, shape, work
+        self.run, self.peer = run, peer
+
+
+class Bench:
+    """The device under test, its kernel table, the peer and the input generator."""
+
+    def __init__(self, device_type, quick):
+        self.type, self.quick = device_type, quick
+        self.dev = gpudl.device(device_type)
+        self.impl = gpudl.gpu if self.dev.uses_kernels else gpudl.cpu
+        self.algos = gpudl.gpu.conv2d.ALGOS if self.dev.uses_kernels else ("numpy",)
+        self.single = "kernel" if self.dev.uses_kernels else "numpy"  # the algo label of pool / activation
+        self.rng = np.random.default_rng(0)
+        if device_type == "emu":
+            self.torch, self.peer_name = None, "gpudl NumPy cpu path"
+        else:
+            self.torch = common.torch_module(device_type)
+            self.peer_name = self._torch_name() if self.torch is not None else "n/a (PyTorch not importable)"
+
+    def _torch_name(self):
+        t = self.torch
+        if self.type == "cuda":
+            return f"PyTorch {t.__version__} CUDA (cuDNN {t.backends.cudnn.version()})"
+        return f"PyTorch {t.__version__} CPU ({t.get_num_threads()} threads)"
+
+    def array(self, shape):
+        """Host float32 standard normal values."""
+        return self.rng.standard_normal(shape, dtype=np.float32)
+
+    def on_device(self, a):
+        return self.dev.asarray(a) if a is not None else None
+
+    def on_peer(self, a):
+        """The host array for the peer: a torch tensor (cpu / cuda) or itself (emu's NumPy peer)."""
+        if self.torch is None:
+            return a
+        return self.torch.from_numpy(np.ascontiguousarray(a)).to("cuda" if self.type == "cuda" else "cpu")
+
+    def has_peer(self):
+        return self.type == "emu" or self.torch is not None
+
+
+# ---- the cases ------------------------------------------------------------------------------
+def conv_cases(b):
+    k, dev = b.impl, b.dev
+    for layer, full, quick in CONV_LAYERS:
+        xs, ws, pad = quick if b.quick else full
+        n, c, h, w_ = xs
+        f, _, kh, kw = ws
+        out = (n, f, h + 2 * pad - kh + 1, w_ + 2 * pad - kw + 1)
+        x, w, bias, g = b.array(xs), b.array(ws) * 0.1, b.array((f,)), b.array(out)
+        flops = 2 * n * f * out[2] * out[3] * c * kh * kw
+        shape = f"x {xs} w {ws} pad {pad}"
+        stride, padding = (1, 1), (pad, pad)
+        runs = _conv_runs(k, dev, b.on_device(x), b.on_device(w), b.on_device(bias), b.on_device(g), stride, padding)
+        peers = _conv_peers(b, x, w, bias, g, padding) if b.has_peer() else {}
+        for pass_ in PASSES["conv"]:
+            yield Case("conv", layer, pass_, shape, flops, runs[pass_], peers.get(pass_))
+
+
+def _conv_runs(k, dev, x, w, bias, g, stride, padding):
+    """{pass: algo -> the gpudl call}; 'numpy' (the cpu path) passes algo=None."""
+    def bind(fn, *args):
+        return lambda algo: functools.partial(fn, dev, *args, stride, padding, algo=None if algo == "numpy" else algo)
+    return {"forward": bind(k.conv2d_forward, x, w, bias),
+            "backward-data": bind(k.conv2d_backward_data, g, w, x.shape),
+            "backward-weight": bind(k.conv2d_backward_weight, g, x, w.shape)}
+
+
+def _conv_peers(b, x, w, bias, g, padding):
+    if b.torch is None:  # emu: the NumPy path
+        c, dev = gpudl.cpu, gpudl.device("cpu")
+        return {"forward": functools.partial(c.conv2d_forward, dev, x, w, bias, (1, 1), padding),
+                "backward-data": functools.partial(c.conv2d_backward_data, dev, g, w, x.shape, (1, 1), padding),
+                "backward-weight": functools.partial(c.conv2d_backward_weight, dev, g, x, w.shape, (1, 1), padding)}
+    t = b.torch
+    tx, tw, tb, tg = (b.on_peer(a) for a in (x, w, bias, g))
+    back = functools.partial(t.ops.aten.convolution_backward, tg, tx, tw, None, [1, 1], list(padding), [1, 1],
+                             False, [0, 0], 1)
+    return {"forward": functools.partial(t.nn.functional.conv2d, tx, tw, tb, 1, padding),
+            "backward-data": functools.partial(back, [True, False, False]),
+            "backward-weight": functools.partial(back, [False, True, False])}
+
+
+def pool_cases(b):
+    k, dev = b.impl, b.dev
+    window = ((2, 2), (2, 2), (0, 0))
+    for layer, kind, full, quick in POOL_LAYERS:
+        xs = quick if b.quick else full
+        ys = xs[:2] + (xs[2] // 2, xs[3] // 2)
+        x, g = b.array(xs), b.array(ys)
+        size = 4 * int(np.prod(ys))  # bytes of y (and of the int32 argmax)
+        extra = size if kind == "max" else 0
+        work = {"forward": 4 * x.size + size + extra, "backward": size + extra + 4 * x.size}
+        dx, dg = b.on_device(x), b.on_device(g)
+        if kind == "max":
+            _, argmax = k.max_pool2d_forward(dev, dx, *window)
+            runs = {"forward": functools.partial(k.max_pool2d_forward, dev, dx, *window),
+                    "backward": functools.partial(k.max_pool2d_backward, dev, dg, argmax, xs, *window)}
+        else:
+            runs = {"forward": functools.partial(k.avg_pool2d_forward, dev, dx, *window),
+                    "backward": functools.partial(k.avg_pool2d_backward, dev, dg, xs, *window)}
+        peers = _pool_peers(b, kind, x, g, window) if b.has_peer() else {}
+        for pass_ in PASSES["pool"]:
+            yield Case("pool", layer, pass_, f"x {xs} {kind} 2x2", work[pass_], _fixed(runs[pass_]),
+                       peers.get(pass_))
+
+
+def _fixed(fn):
+    """A run(algo) for families with one algorithm."""
+    return lambda algo: fn
+
+
+def _pool_peers(b, kind, x, g, window):
+    (kernel, stride, padding), dev = window, gpudl.device("cpu")
+    if b.torch is None:
+        c = gpudl.cpu
+        if kind == "max":
+            _, argmax = c.max_pool2d_forward(dev, x, *window)
+            return {"forward": functools.partial(c.max_pool2d_forward, dev, x, *window),
+                    "backward": functools.partial(c.max_pool2d_backward, dev, g, argmax, x.shape, *window)}
+        return {"forward": functools.partial(c.avg_pool2d_forward, dev, x, *window),
+                "backward": functools.partial(c.avg_pool2d_backward, dev, g, x.shape, *window)}
+    aten = b.torch.ops.aten
+    tx, tg = b.on_peer(x), b.on_peer(g)
+    kernel, stride, padding = list(kernel), list(stride), list(padding)
+    if kind == "max":
+        _, idx = aten.max_pool2d_with_indices(tx, kernel, stride, padding)
+        return {"forward": functools.partial(aten.max_pool2d_with_indices, tx, kernel, stride, padding),
+                "backward": functools.partial(aten.max_pool2d_with_indices_backward, tg, tx, kernel, stride,
+                                              padding, [1, 1], False, idx)}
+    return {"forward": functools.partial(aten.avg_pool2d, tx, kernel, stride, padding),
+            "backward": functools.partial(aten.avg_pool2d_backward, tg, tx, kernel, stride, padding, False,
+                                          True, None)}
+
+
+def act_cases(b):
+    k, dev = b.impl, b.dev
+    for layer, with_bias, full, quick in ACT_LAYERS:
+        xs = quick if b.quick else full
+        x, g = b.array(xs), b.array(xs)
+        bias = b.array((xs[1],)) if with_bias else None
+        work = {"forward": 2 * x.nbytes, "backward": 3 * x.nbytes}
+        dx, dg, db = b.on_device(x), b.on_device(g), b.on_device(bias)
+        runs = {"forward": functools.partial(k.bias_act_forward, dev, dx, db, "relu"),
+                "backward": functools.partial(k.bias_act_backward, dev, dg, dx, db, "relu")}
+        peers = _act_peers(b, x, g, bias) if b.has_peer() else {}
+        shape = f"x {xs}" + (" + bias" if with_bias else "")
+        for pass_ in PASSES["activation"]:
+            yield Case("activation", layer, pass_, shape, work[pass_], _fixed(runs[pass_]), peers.get(pass_))
+
+
+def _act_peers(b, x, g, bias):
+    if b.torch is None:
+        c, dev = gpudl.cpu, gpudl.device("cpu")
+        return {"forward": functools.partial(c.bias_act_forward, dev, x, bias, "relu"),
+                "backward": functools.partial(c.bias_act_backward, dev, g, x, bias, "relu")}
+    t = b.torch
+    tx, tg = b.on_peer(x), b.on_peer(g)
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    tb = b.on_peer(bias).view(view) if bias is not None else None
+    axes = (0,) + tuple(range(2, x.ndim))
+
+    def forward():  # relu(x + b): PyTorch's eager mode runs the add and the relu as two kernels
+        return t.relu_(tx + tb) if tb is not None else t.relu(tx)
+
+    y = forward()
+
+    def backward():  # dL/dz = dL/dy [y > 0];  dL/db = sum over all axes but 1
+        gz = t.ops.aten.threshold_backward(tg, y, 0)
+        return (gz, gz.sum(axes)) if tb is not None else gz
+
+    return {"forward": forward, "backward": backward}
+
+
+# ---- measuring --------------------------------------------------------------------------------
+ROUNDS, ROUNDS_QUICK, SETTLE_S = 3, 1, 0.15  # cpu / emu: alternating blocks (common.alternating)
+
+
+def time_case(b, case, errors):
+    """({algo: seconds per call}, the peer's seconds or None) for the functions that run."""
+    algos = b.algos if case.family == "conv" else (b.single,)
+    fns = common.runnable({algo: case.run(algo) for algo in algos}, errors)
+    peer = common.runnable({"peer": case.peer}, errors).get("peer") if case.peer is not None else None
+    if b.type == "cuda":
+        reps, warm = (2, 1) if b.quick else (30, 5)
+        times = {algo: common.cupy_gpu_times(fn, reps, warm) for algo, fn in fns.items()}
+        return times, common.torch_gpu_times(peer, reps, warm) if peer is not None else None
+    if peer is not None:
+        fns["peer"] = peer
+    if not fns:
+        return {}, None
+    if b.quick:
+        times = common.alternating(fns, ROUNDS_QUICK, 2)
+    else:
+        calls = common.calls_for(lambda: [fn() for fn in fns.values()], 0.4, 3, 30)
+        times = common.alternating(fns, ROUNDS, calls, SETTLE_S)
+    return times, times.pop("peer", None)
+
+
+def measure(b, peaks, families=tuple(PASSES)):
+    """One row per (case, algorithm): median time, rate, % of peak, the peer and the ratio."""
+    rows = []
+    cases = {"conv": conv_cases, "pool": pool_cases, "activation": act_cases}
+    for case in itertools.chain(*(cases[f](b) for f in families)):
+        errors = {}
+        times, peer = time_case(b, case, errors)
+        peer_ms = common.median(peer) * 1e3 if peer else None
+        best = min(times, key=lambda a: common.median(times[a])) if len(times) > 1 else ""
+        unit = "GFLOP/s" if case.family == "conv" else "GB/s"
+        peak = (peaks or {}).get("flops" if case.family == "conv" else "bandwidth")
+        for algo in (b.algos if case.family == "conv" else (b.single,)):
+            row = {"family": case.family, "layer": case.layer, "pass": case.pass_, "algo": algo,
+                   "shape": case.shape, "unit": unit, "peer_ms": peer_ms, "best": "yes" if algo == best else "",
+                   "error": errors.get(algo), "peer_error": errors.get("peer"),
+                   "ms": None, "rate": None, "pct_peak": None, "ratio": None, "spread": None, "repeats": 0}
+            if algo in times:
+                ms = common.median(times[algo]) * 1e3
+                rate = case.work / (ms * 1e-3) / 1e9
+                row.update(ms=ms, rate=rate, pct_peak=100 * rate * 1e9 / peak if peak else None,
+                           ratio=ms / peer_ms if peer_ms else None, spread=common.spread(times[algo]),
+                           repeats=len(times[algo]))
+            rows.append(row)
+    return rows
+
+
+def best_algorithms(rows):
+    """{(layer, pass): fastest algorithm} for the conv rows that compare several algorithms."""
+    return {f"{r['layer']} {r['pass']}": r["algo"] for r in rows if r["family"] == "conv" and r["best"] == "yes"}
+
+
+def summary(b, rows):
+    """The closing lines: what failed, which conv algorithm won where, and what the default is."""
+    failed = [f"{r['layer']} {r['pass']} {r['algo']}" for r in rows if r["error"]]
+    failed += sorted({f"{r['layer']} {r['pass']} peer" for r in rows if r["peer_error"]})
+    lines = [f"Failed (n/a in the table; errors in the JSON): {', '.join(failed)}"] if failed else []
+    if not b.dev.uses_kernels:
+        return lines
+    best = best_algorithms(rows)
+    wins = ", ".join(f"{a} {sum(v == a for v in best.values())}/{len(best)}" for a in b.algos)
+    lines.append("Fastest conv algorithm per shape: " + "; ".join(f"{k}: {v}" for k, v in best.items()))
+    lines.append(f"Wins: {wins}. The default stays gpudl.gpu.conv2d.DEFAULT_ALGO = "
+                 f"'{gpudl.gpu.conv2d.DEFAULT_ALGO}' (GPUDL_CONV_ALGO or algo= overrides it).")
+    if b.type == "emu":
+        lines.append("On emu these times measure the emulator, not a GPU: do not choose the default from them.")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.split("\n")[0])
+    common.add_common_arguments(parser, ("cpu", "cuda", "emu"))
+    parser.add_argument("--families", default=",".join(PASSES), help="comma-separated subset of conv,pool,activation")
+    args = parser.parse_args(argv)
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if not families or set(families) - set(PASSES):
+        parser.error(f"--families: choose from {', '.join(PASSES)}, got {args.families!r}")
+    if args.device == "emu" and not args.quick:
+        print("note: emu runs ~1 M GPU threads/s; the full suite takes very long (use --quick)", file=sys.stderr)
+    header = common.environment(args.device, "kernels", args)
+    b = Bench(args.device, args.quick)
+    if args.device == "cuda":
+        peaks = common.gpu_peaks(header["device"])
+    elif args.device == "cpu":
+        peaks = common.cpu_peaks(args.quick)
+    else:
+        peaks = None
+    rows = measure(b, peaks, families)
+    print(f"# gpudl kernel benchmarks on {args.device}: {header['device']}" + (" (quick)" if args.quick else ""))
+    print(f"peer: {b.peer_name}")
+    if peaks:
+        flops = f"{peaks['flops'] / 1e9:.0f} GFLOP/s" if peaks.get("flops") else "n/a"
+        bandwidth = f"{peaks['bandwidth'] / 1e9:.0f} GB/s" if peaks.get("bandwidth") else "n/a"
+        print(f"peaks: {flops} fp32, {bandwidth} memory ({peaks['source']})")
+    else:
+        print("peaks: n/a on emu (the emulator is a correctness tool)")
+    print()
+    print(common.markdown_table(rows, COLUMNS + (BEST_COLUMN if b.dev.uses_kernels else ())))
+    lines = summary(b, rows)
+    if lines:
+        print()
+        print("\n".join(lines))
+    if args.json is not None:
+        path = common.write_json(common.json_path(args.json, args.device, "kernels"), header, rows,
+                                 peer=b.peer_name, peaks=peaks, best_conv_algo=best_algorithms(rows),
+                                 default_conv_algo=gpudl.gpu.conv2d.DEFAULT_ALGO if b.dev.uses_kernels else None)
+        print(f"\nwrote {path}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
