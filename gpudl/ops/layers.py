@@ -4,8 +4,27 @@
     dropout     y = x * m / (1 - p),     m_i ~ Bernoulli(1 - p)   (inverted dropout)
     batch_norm  y = gamma (x - mu_B) / sqrt(sigma_B^2 + eps) + beta
 """
+import numpy as np
+
 from ..creation import generator
-from ..tensor import Tensor, no_grad
+from ..tensor import Function, Tensor, no_grad
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save(x, w)
+        y = x @ w.T
+        return y if b is None else y + b
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved  # dL/dx = g W,  dL/dW = g^T x (contiguous, like W),  dL/db = sum_n g
+        need = ctx.needs_input_grad
+        gx = g @ w if need[0] else None
+        gw = g.T @ x if need[1] else None
+        gb = g.sum(axis=0) if need[2] else None
+        return gx, gw, gb
 
 
 def linear(x, w, b=None):
@@ -17,8 +36,9 @@ def linear(x, w, b=None):
                          f"but weight {w.shape} expects {w.shape[1]}")
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"linear: bias shape {b.shape} does not match out_features={w.shape[0]}")
-    y = x @ w.T
-    return y if b is None else y + b
+    if x.ndim != 2:  # fold every leading axis into the batch
+        return linear(x.reshape(-1, x.shape[-1]), w, b).reshape(x.shape[:-1] + (w.shape[0],))
+    return Linear.apply(x, w, b)
 
 
 def dropout(x, p=0.5, training=True):
@@ -27,8 +47,8 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    keep = generator(x.device).random(x.shape) >= p
-    mask = (keep / (1.0 - p)).astype(x.dtype)
+    keep = generator(x.device).random(x.shape, dtype=np.float32) >= p
+    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
     return x * Tensor._wrap(mask, x.device)
 
 

@@ -174,15 +174,22 @@ class Adam(Optimizer):
         else:
             g = _l2(g, p, wd)
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        tmp = xp.empty_like(p)  # the one temporary, reused for each term below
         m *= beta1
-        m += (1 - beta1) * g
+        m += xp.multiply(g, 1 - beta1, out=tmp)
         v *= beta2
-        v += (1 - beta2) * g * g
+        tmp = xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        v += tmp
         if group["amsgrad"]:
             v = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
             xp.maximum(v, state["exp_avg_sq"], out=v)
-        denom = xp.sqrt(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
-        p -= (lr / (1 - beta1 ** t)) * m / denom
+        denom = xp.sqrt(v, out=tmp)  # √v̂_t + ε = √v_t / √(1 − β₂ᵗ) + ε
+        denom *= 1 / math.sqrt(1 - beta2 ** t)
+        denom += group["eps"]
+        step = xp.divide(m, denom, out=tmp)
+        step *= lr / (1 - beta1 ** t)
+        p -= step
 
 
 class AdamW(Adam):
