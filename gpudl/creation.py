@@ -9,7 +9,8 @@ import numpy as np
 from . import backend
 from .tensor import Tensor
 
-_generators = {}
+_generators = {}  # (device type, index) -> generator, made on first use from _seed
+_seed = None
 
 
 def _default_dtype(data):
@@ -100,8 +101,9 @@ def eye(n, m=None, dtype=None, device=None):
 
 def manual_seed(seed):
     """Seed every device's generator (NumPy's for cpu/emu, CuPy's for cuda)."""
+    global _seed
     _generators.clear()
-    _generators["seed"] = int(seed)
+    _seed = int(seed)
 
 
 def generator(device):
@@ -109,9 +111,8 @@ def generator(device):
     dev = backend.device(device)
     key = (dev.type if dev.type != "emu" else "cpu", dev.index)
     if key not in _generators:
-        seed = _generators.get("seed")
         with dev.activate():
-            _generators[key] = dev.xp.random.default_rng(seed)
+            _generators[key] = dev.xp.random.default_rng(_seed)
     return _generators[key]
 
 
