@@ -25,6 +25,24 @@ __device__ __forceinline__ void windows_containing(int i, int k, int s, int p, i
     *last = min(hi / s, out - 1);
 }
 
+// The windows (oh0..oh1) x (ow0..ow1) containing pixel pix of a plane, and where that plane's
+// outputs start (base): what both backward gathers loop over.
+struct PixelWindows {
+    int oh0, oh1, ow0, ow1;
+    size_t base;
+};
+
+__device__ __forceinline__ PixelWindows pixel_windows(int i, int H, int W, int OH, int OW, int kh, int kw,
+                                                      int sh, int sw, int ph, int pw)
+{
+    PixelWindows r;
+    int pix = i % (H * W);
+    windows_containing(pix / W, kh, sh, ph, OH, &r.oh0, &r.oh1);
+    windows_containing(pix % W, kw, sw, pw, OW, &r.ow0, &r.ow1);
+    r.base = (size_t)(i / (H * W)) * OH * OW;
+    return r;
+}
+
 extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
                                               int* __restrict__ argmax, int planes, int H, int W,
                                               int OH, int OW, int kh, int kw, int sh, int sw,
@@ -58,15 +76,12 @@ extern "C" __global__ void max_pool2d_backward(const float* __restrict__ grad_y,
 {
     int n = planes * H * W;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        int pix = i % (H * W), plane = i / (H * W);
-        int oh0, oh1, ow0, ow1;
-        windows_containing(pix / W, kh, sh, ph, OH, &oh0, &oh1);
-        windows_containing(pix % W, kw, sw, pw, OW, &ow0, &ow1);
-        size_t base = (size_t)plane * OH * OW;
+        int pix = i % (H * W);
+        PixelWindows win = pixel_windows(i, H, W, OH, OW, kh, kw, sh, sw, ph, pw);
         float acc = 0.0f;
-        for (int oh = oh0; oh <= oh1; ++oh)
-            for (int ow = ow0; ow <= ow1; ++ow)
-                if (argmax[base + oh * OW + ow] == pix) acc += grad_y[base + oh * OW + ow];
+        for (int oh = win.oh0; oh <= win.oh1; ++oh)
+            for (int ow = win.ow0; ow <= win.ow1; ++ow)
+                if (argmax[win.base + oh * OW + ow] == pix) acc += grad_y[win.base + oh * OW + ow];
         grad_x[i] = acc;
     }
 }
@@ -103,15 +118,11 @@ extern "C" __global__ void avg_pool2d_backward(const float* __restrict__ grad_y,
 {
     int n = planes * H * W;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        int pix = i % (H * W), plane = i / (H * W);
-        int oh0, oh1, ow0, ow1;
-        windows_containing(pix / W, kh, sh, ph, OH, &oh0, &oh1);
-        windows_containing(pix % W, kw, sw, pw, OW, &ow0, &ow1);
-        size_t base = (size_t)plane * OH * OW;
+        PixelWindows win = pixel_windows(i, H, W, OH, OW, kh, kw, sh, sw, ph, pw);
         float acc = 0.0f;
-        for (int oh = oh0; oh <= oh1; ++oh)
-            for (int ow = ow0; ow <= ow1; ++ow)
-                acc += grad_y[base + oh * OW + ow] /
+        for (int oh = win.oh0; oh <= win.oh1; ++oh)
+            for (int ow = win.ow0; ow <= win.ow1; ++ow)
+                acc += grad_y[win.base + oh * OW + ow] /
                        (float)avg_divisor(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad);
         grad_x[i] = acc;
     }

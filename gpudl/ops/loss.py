@@ -8,6 +8,7 @@
 """
 import numpy as np
 
+from ..backend import to_numpy
 from ..tensor import Function, Tensor
 from .activation import log_softmax
 
@@ -29,9 +30,11 @@ def _check_labels(op, logits, labels):
         raise ValueError(f"{op}: expected input (N, C) and labels (N,), got {logits.shape} and {labels.shape}")
     if labels.device != logits.device:
         raise RuntimeError(f"{op}: input is on {logits.device} but labels are on {labels.device}")
-    if labels.size and (int(labels.data.min()) < 0 or int(labels.data.max()) >= logits.shape[1]):
-        raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got range "
-                         f"[{int(labels.data.min())}, {int(labels.data.max())}]")
+    if labels.size:
+        xp = labels.device.xp  # one device-to-host copy for both bounds
+        lo, hi = to_numpy(xp.stack((labels.data.min(), labels.data.max()))).tolist()
+        if lo < 0 or hi >= logits.shape[1]:
+            raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got range [{lo}, {hi}]")
 
 
 def _check_same_shape(op, a, b):

@@ -97,10 +97,9 @@ class To(Function):
 def reshape(x, *shape):
     shape = _shape_arg(shape)
     try:
-        np.empty(x.shape, dtype=np.bool_).reshape(shape)
+        return Reshape.apply(x, shape=shape)
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
-    return Reshape.apply(x, shape=shape)
 
 
 def transpose(x, *axes):
@@ -125,10 +124,11 @@ def flatten(x, start_axis=0, end_axis=-1):
 def broadcast_to(x, *shape):
     shape = _shape_arg(shape)
     try:
-        np.broadcast_shapes(x.shape, shape)
-        assert np.broadcast_shapes(x.shape, shape) == shape
-    except (ValueError, AssertionError):
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+        fits = np.broadcast_shapes(x.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return BroadcastTo.apply(x, shape=shape)
 
 
