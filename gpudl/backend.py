@@ -4,10 +4,15 @@
     'cuda[:i]'   CuPy arrays on GPU i; kernels from kernels/*.cu via cupy.RawModule.
     'emu'        NumPy arrays; the same kernels/*.cu run on the CPU emulator (gpudl.emu).
 
-Every op asks `tensor.device.xp` for its array module, so code above this file never
-imports numpy-or-cupy itself.
+Every device carries its implementation table, `device.kernels` (needle's design): the
+NumPy functions of `gpudl.cpu` on cpu, the kernel launch wrappers of `gpudl.gpu` on cuda and
+emu, under the same flat names (`device.kernels.add(a, b)`, `device.kernels.matmul(a, b)`,
+...), with the device bound in.  Functions compute only through that table; `device.xp`
+remains for allocation, views and host transfers.
 """
 import contextlib
+import functools
+import importlib
 import os
 
 import numpy as np
@@ -22,6 +27,14 @@ class Device:
 
     def __init__(self, type, index=0):
         self.type, self.index = type, index
+        self._kernels = None
+
+    @property
+    def kernels(self):
+        """This device's implementation table: gpudl.cpu on cpu, gpudl.gpu on cuda and emu."""
+        if self._kernels is None:
+            self._kernels = KernelTable(self, importlib.import_module("gpudl.gpu" if self.uses_kernels else "gpudl.cpu"))
+        return self._kernels
 
     @property
     def xp(self):
@@ -66,6 +79,23 @@ class Device:
         return f"device('{self}')"
 
 
+class KernelTable:
+    """`device.kernels`: the table's functions with the device bound as their first argument."""
+
+    def __init__(self, device, module):
+        self._device, self._module = device, module
+
+    def __getattr__(self, name):
+        if name not in self._module.__all__:
+            raise AttributeError(f"device '{self._device}' has no kernel function {name!r}")
+        bound = functools.partial(getattr(self._module, name), self._device)
+        setattr(self, name, bound)  # later lookups find it directly
+        return bound
+
+    def __dir__(self):
+        return list(self._module.__all__)
+
+
 def device(spec=None):
     """Parse 'cpu' | 'emu' | 'cuda' | 'cuda:N' (or pass a Device through); None -> default.
 
@@ -85,7 +115,18 @@ def device(spec=None):
         cuda.cupy_module()  # raises RuntimeError with the reason
         if index >= cuda.device_count():
             raise RuntimeError(f"device: cuda:{index} requested but only {cuda.device_count()} GPU(s) present")
-    return Device(name, index)
+    return _interned(name, index)
+
+
+_devices = {}
+
+
+def _interned(type, index=0):
+    """One Device object per (type, index), so its kernel table is built once."""
+    dev = _devices.get((type, index))
+    if dev is None:
+        dev = _devices[(type, index)] = Device(type, index)
+    return dev
 
 
 _default = None
@@ -96,7 +137,7 @@ def get_default_device():
     global _default
     if _default is None:
         env = os.environ.get("GPUDL_DEVICE", "").strip()
-        _default = device(env) if env and env != "auto" else Device("cuda" if cuda.is_available() else "cpu")
+        _default = device(env) if env and env != "auto" else _interned("cuda" if cuda.is_available() else "cpu")
     return _default
 
 
@@ -109,8 +150,8 @@ def set_default_device(spec):
 def device_of(array):
     """The Device holding a raw array (NumPy arrays are reported as cpu)."""
     if type(array).__module__.startswith("cupy"):
-        return Device("cuda", array.device.id)
-    return Device("cpu")
+        return _interned("cuda", array.device.id)
+    return _interned("cpu")
 
 
 def to_numpy(array):

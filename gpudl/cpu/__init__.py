@@ -1,16 +1,19 @@
-"""NumPy implementations of the kernel-backed ops (the 'cpu' device's fast path).
+"""NumPy implementations of every op the kernel devices run (the 'cpu' device's table).
 
-The same flat function table as gpudl.gpu (needle-style): each takes the device first and
-works on raw arrays, in float32 or float64.  Results agree with the CUDA kernels, including
-the max-pool argmax convention (flat index into each H*W input plane), so either backward
-accepts either forward's output.
+The same flat function table as gpudl.gpu (needle-style): each function takes the device
+first and works on raw arrays, in float32 or float64; `device.kernels.<name>` binds the
+device.  Results agree with the CUDA kernels (the max-pool argmax convention, the Philox
+random streams, the order of reductions where it matters), so either device's backward
+accepts the other's forward.  One module per op family; the table is their union.
 """
-from .activation import bias_act_backward, bias_act_forward
-from .conv2d import conv2d_backward_data, conv2d_backward_weight, conv2d_forward
-from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from importlib import import_module
 
-__all__ = [
-    "bias_act_forward", "bias_act_backward",
-    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
-]
+FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
+            "optim", "index")
+
+__all__ = []
+for _family in FAMILIES:
+    _module = import_module(f".{_family}", __name__)
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

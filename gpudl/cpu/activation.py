@@ -15,6 +15,8 @@ import numpy as np
 
 from .geometry import act_code, check_bias, check_same_dtype
 
+__all__ = ["bias_act_forward", "bias_act_backward"]
+
 _GELU_C = float(np.sqrt(2.0 / np.pi))  # Python floats keep float32 arrays float32
 _GELU_A = 0.044715
 

@@ -22,6 +22,8 @@ from .geometry import check_nchw, check_same_dtype, conv_geometry
 from .scratch import scratch
 from .windows import pad_nchw, tap, unpad
 
+__all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
+
 
 def _im2col(x, kernel, stride, padding, out_hw):
     """col (C*kh*kw, N*OH*OW) of x, in the scratch buffer 'col'.

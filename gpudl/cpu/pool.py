@@ -16,6 +16,8 @@ import numpy as np
 from .geometry import check_nchw, pool_geometry
 from .windows import pad_nchw, tap, unpad
 
+__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
+
 
 def _window_max(xpad, kernel, stride, out_hw, track_nan):
     """(max, winning tap t = i*kw + j) over the taps of each window.

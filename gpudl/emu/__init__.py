@@ -29,6 +29,7 @@ variables inside templates are not poisoned.
 from .errors import EmuError, KernelNotFoundError
 from .module import Kernel, Module, load_module
 from .order import current_order, set_thread_order, thread_order
+from .params import Strided
 
-__all__ = ["EmuError", "Kernel", "KernelNotFoundError", "Module", "current_order", "load_module",
+__all__ = ["EmuError", "Kernel", "KernelNotFoundError", "Module", "Strided", "current_order", "load_module",
            "set_thread_order", "thread_order"]

@@ -98,14 +98,27 @@ def _describe(value):
     return f"a Python {type(value).__name__}"
 
 
+class Strided:
+    """A launch argument that passes a strided (non-contiguous) view: the kernel gets the
+    address of element [0, ..., 0] and walks the view with element strides of its own."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
 def _pointer(kernel, p, value):
     """The array's data pointer, after checking it fits parameter p."""
     where = f"kernel '{kernel}' parameter '{p.name}' ({p.ctype})"
     if p.pointer > 1:
         raise TypeError(f"{where}: the emu device cannot pass pointers to pointers")
+    strided = isinstance(value, Strided)
+    if strided:
+        value = value.array
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{where} needs a NumPy array, got {_describe(value)}")
-    if not value.flags.c_contiguous:
+    if not strided and not value.flags.c_contiguous:
         raise TypeError(f"{where}: the array is not C-contiguous (use np.ascontiguousarray)")
     if p.dtype is not None and value.dtype != p.dtype:
         raise TypeError(f"{where} needs a {p.dtype} array, got {_describe(value)}")

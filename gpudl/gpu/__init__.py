@@ -1,16 +1,19 @@
-"""Launch wrappers for kernels/*.cu on the 'cuda' and 'emu' devices.
+"""Launch wrappers for kernels/*.cu on the 'cuda' and 'emu' devices (their function table).
 
 The same flat function table as gpudl.cpu (needle-style); each takes the device first and
-works on raw float32 arrays of that device (CuPy on cuda, NumPy on emu).  Anything else
-raises TypeError naming the kernel and dtype; wrong shapes raise ValueError naming the
-kernel and shapes.  Kernels compile once per device (gpudl.gpu.loader).
+works on raw arrays of that device (CuPy on cuda, NumPy on emu).  A wrong dtype raises
+TypeError naming the kernel and dtype; wrong shapes raise ValueError naming the kernel and
+shapes.  Kernels compile once per device (gpudl.gpu.loader).  One module per kernel
+family (kernels/<family>.cu); the table is their union.
 """
-from .activation import bias_act_backward, bias_act_forward
-from .conv2d import conv2d_backward_data, conv2d_backward_weight, conv2d_forward
-from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from importlib import import_module
 
-__all__ = [
-    "bias_act_forward", "bias_act_backward",
-    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
-]
+FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
+            "optim", "index")
+
+__all__ = []
+for _family in FAMILIES:
+    _module = import_module(f".{_family}", __name__)
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

@@ -10,6 +10,8 @@ import numpy as np
 from ..cpu.geometry import act_code, check_bias
 from .loader import THREADS, blocks, empty, float32_inputs, ints, launch
 
+__all__ = ["bias_act_forward", "bias_act_backward"]
+
 FAMILY = "activation"
 SUM_PER_PART = 2048   # elements each channel_sum block adds in the first pass
 MAX_PARTS = 1024

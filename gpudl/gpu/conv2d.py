@@ -24,6 +24,8 @@ import numpy as np
 from ..cpu.geometry import check_nchw, conv_geometry
 from .loader import THREADS, blocks, empty, float32_inputs, ints, launch
 
+__all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
+
 FAMILY = "conv2d"
 ALGOS = ("im2col", "tiled")
 DEFAULT_ALGO = "im2col"

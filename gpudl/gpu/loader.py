@@ -7,14 +7,20 @@ NVRTC through `cupy.RawModule` (CuPy also caches the binary on disk in CUPY_CACH
 each family is compiled once per device and option set.
 
 `launch` is what every wrapper calls: it checks that each index fits the kernels' `int`,
-skips empty launches, and turns a launch failure into a RuntimeError naming the kernel,
-the launch configuration and the shapes involved.
+skips empty launches, records the launch when `gd.profiler` is on, and turns a launch
+failure into an error naming the kernel, the launch configuration and the shapes involved
+(EmuError stays EmuError).  Kernels that exist for several dtypes are instantiated once
+per dtype as `<name>_f32`, `<name>_f64`, `<name>_i64`, ... (`suffix`).
 """
+import re
 from pathlib import Path
 
 import numpy as np
 
 import gpudl
+from gpudl import profiler
+from gpudl.emu.errors import EmuError
+from gpudl.emu.params import Strided
 
 THREADS = 256          # block size of the 1-D (grid-stride) kernels
 MAX_BLOCKS = 65535     # grid-stride loops cover the rest
@@ -41,6 +47,30 @@ def source_path(family):
     raise RuntimeError(f"kernel source {family}.cu not found (searched {searched})")
 
 
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([\w.]+)"[ \t]*$', re.M)
+
+
+def source_text(path):
+    """The text of a kernel file with its local `#include "x.cuh"` headers pasted in (from the same
+    folder, each once, with #line marks), so NVRTC, the emu compiler and the emu's cache-by-hash
+    all see one self-contained source."""
+    path = Path(path)
+    seen = set()
+
+    def expand(file):
+        text = file.read_text()
+
+        def paste(m):
+            header = file.parent / m.group(1)
+            if header in seen:
+                return ""
+            seen.add(header)
+            line = text.count("\n", 0, m.end()) + 2
+            return f'#line 1 "{header.name}"\n{expand(header)}\n#line {line} "{file.name}"'
+        return _INCLUDE.sub(paste, text)
+    return expand(path)
+
+
 def compile_source(device, code, name, options=()):
     """Compile CUDA source text for `device`: NVRTC on cuda (RuntimeError with the log on
     failure), the host C++ compiler on emu."""
@@ -64,7 +94,7 @@ def module(device, family, options=()):
     key = (device.type, device.index, family, tuple(options))
     if key not in _modules:
         path = source_path(family)
-        _modules[key] = compile_source(device, path.read_text(), str(path), options)
+        _modules[key] = compile_source(device, source_text(path), str(path), options)
     return _modules[key]
 
 
@@ -78,6 +108,27 @@ def ints(*values):
     return tuple(np.int32(v) for v in values)
 
 
+# dtype -> the suffix of a kernel's instantiation for it (kernels/*.cu: name_f32, name_f64, ...)
+SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.int32): "i32",
+          np.dtype(np.int64): "i64", np.dtype(np.bool_): "b8"}
+
+
+def suffix(kernel, dtype, allowed):
+    """`kernel_<suffix>` for dtype, or TypeError naming the kernel when dtype is not in `allowed`."""
+    dtype = np.dtype(dtype)
+    if dtype not in allowed:
+        names = ", ".join(str(np.dtype(d)) for d in allowed)
+        raise TypeError(f"{kernel}: kernels take {names} arrays, got dtype {dtype}")
+    return f"{kernel}_{SUFFIX[dtype]}"
+
+
+def check_device(device, kernel, name, a):
+    """RuntimeError unless the raw array `a` lives where `device`'s kernels run."""
+    if isinstance(a, np.ndarray) != (device.type == "emu"):
+        raise RuntimeError(f"{kernel}: {name} is a {type(a).__module__}.{type(a).__name__} "
+                           f"but the kernels run on '{device}'; move it there first")
+
+
 def float32_inputs(device, kernel, **arrays):
     """The arrays, contiguous, after checking they live on `device` and are float32 (None passes)."""
     out = []
@@ -85,35 +136,45 @@ def float32_inputs(device, kernel, **arrays):
         if a is None:
             out.append(None)
             continue
-        if isinstance(a, np.ndarray) != (device.type == "emu"):
-            raise RuntimeError(f"{kernel}: {name} is a {type(a).__module__}.{type(a).__name__} "
-                               f"but the kernels run on '{device}'; move it there first")
+        check_device(device, kernel, name, a)
         if a.dtype != np.float32:
             raise TypeError(f"{kernel}: kernels take float32 arrays, got {name} of dtype {a.dtype}")
-        with device.activate():
-            out.append(device.xp.ascontiguousarray(a))
+        out.append(a if a.flags.c_contiguous else device.kernels.copy(a))
     return out
 
 
 def empty(device, shape, dtype=np.float32):
-    with device.activate():
-        return device.xp.empty(shape, dtype=dtype)
+    """An uninitialised array on `device` (the caller has made the device current)."""
+    return device.xp.empty(shape, dtype=dtype)
 
 
-def launch(device, family, kernel, grid, block, args, shapes):
-    """Run kernels/<family>.cu:<kernel> over grid x block; `shapes` describes the call for errors."""
+def _function(device, family, kernel):
+    key = (device.type, device.index, family, kernel)
+    fn = _functions.get(key)
+    if fn is None:  # look each kernel up once: launches are on the hot path
+        fn = _functions[key] = module(device, family).get_function(kernel)
+    return fn
+
+
+def launch(device, family, kernel, grid, block, args, shapes, shared_mem=0):
+    """Run kernels/<family>.cu:<kernel> over grid x block; `shapes` describes the call for errors.
+
+    Arguments wrapped in `Strided` pass a non-contiguous view (the kernel walks its strides)."""
     for a in args:
         if hasattr(a, "size") and a.size > _INT_MAX:
             raise ValueError(f"{kernel}: an array of {a.size} elements is too large for int indexing ({shapes})")
     if min(grid) == 0:
         return
-    key = (device.type, device.index, family, kernel)
-    fn = _functions.get(key)
-    if fn is None:  # look each kernel up once: launches are on the hot path
-        fn = _functions[key] = module(device, family).get_function(kernel)
+    fn = _function(device, family, kernel)
+    if device.type == "cuda":
+        args = tuple(a.array if isinstance(a, Strided) else a for a in args)
     try:
-        with device.activate():
-            fn(tuple(grid), tuple(block), tuple(args))
+        if profiler.recording():
+            profiler.launch(device, kernel, grid, block, lambda: fn(grid, block, args, shared_mem=shared_mem))
+        else:
+            fn(grid, block, args, shared_mem=shared_mem)
+    except EmuError as e:
+        raise EmuError(f"{kernel}: launch failed (grid {tuple(grid)}, block {tuple(block)}; {shapes}): {e}") from e
     except Exception as e:
         raise RuntimeError(f"{kernel}: launch failed (grid {tuple(grid)}, block {tuple(block)}; {shapes}): "
                            f"{type(e).__name__}: {e}") from e

@@ -10,6 +10,8 @@ import numpy as np
 from ..cpu.geometry import check_nchw, pool_geometry
 from .loader import THREADS, blocks, empty, float32_inputs, ints, launch
 
+__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
+
 FAMILY = "pool"
 
 

@@ -1,0 +1,3 @@
+"""Batch normalisation (work in progress)."""
+
+__all__ = []

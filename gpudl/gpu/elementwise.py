@@ -1,0 +1,3 @@
+"""Elementwise ops with NumPy broadcasting (work in progress)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Gather and scatter-add along axis 0 (work in progress)."""
+
+__all__ = []

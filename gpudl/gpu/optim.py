@@ -1,0 +1,3 @@
+"""Multi-tensor optimizer updates (work in progress)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Reductions over any set of axes (work in progress)."""
+
+__all__ = []
