@@ -2,27 +2,45 @@
 
     python -m benchmarks.kernels --device cpu|cuda|emu [--quick] [--json [PATH]]
 
-Shape suite (batch 128 unless said):
+Shape suite (batch 128 unless said; "256 MB" rows run on cuda only, not in --quick mode, and
+only when the arrays fit in the free GPU memory):
     conv        LeNet-5 conv1 (1->6, 5x5, pad 2, 28x28) and conv2 (6->16, 5x5, 14x14);
                 64->128 channels, 3x3, pad 1, 32x32, batch 64.  Forward, backward-data and
                 backward-weight; on cuda / emu both algorithms ('im2col', 'tiled').
-    pool        LeNet-5 max pools (6x28x28, 16x10x10); max and avg 2x2 on 128x16x28x28.
+    pool        LeNet-5 max pools (6x28x28, 16x10x10); max and avg 2x2 on 128x16x28x28 and
+                on 128x32x128x128 (256 MB).
     activation  LeNet-5 ReLUs (both conv maps, both hidden dense layers); fused bias + ReLU
-                on 128x80x32x32 (10.5 M elements).  Forward and backward.
+                on 128x80x32x32 (10.5 M elements) and 128x32x128x128 (256 MB).  Forward and
+                backward.
+    gemm        the dense layers of the MLP 784-256-128-10 and of LeNet-5 (M x K x N = batch x
+                in x out), 256x128x128 and a 2048^3 square.  The three products of a dense
+                layer y = x W: forward x W (A B), backward-data dL/dy W^T (A B^T, a transposed
+                view), backward-weight x^T dL/dy (A^T B).
 
 Work per call:
     conv        FLOP = 2 N C_out H_out W_out C_in kH kW  (the same for all three passes)
+    gemm        FLOP = 2 M K N  (all three passes)
     pool / act  bytes read + written once: forward x + y (+ argmax for max pooling), backward
                 dL/dy + dL/dx (+ argmax, + x for the activation: its derivative needs z)
 
 Peer: PyTorch on cpu (os.cpu_count() threads) and on cuda (cuDNN for convolution); on emu the
 NumPy cpu path of gpudl (the emulator is for correctness, ~1 M threads/s, so use --quick).
-`ratio` is gpudl time / peer time: below 1 gpudl is faster.
+GEMM's peer is cuBLAS (cupy.matmul, plain fp32: no TF32) on cuda and NumPy's BLAS (np.matmul)
+on cpu and emu.  `ratio` is gpudl time / peer time: below 1 gpudl is faster.  On cuda the
+GEMM ratios say whether GPUDL_MATMUL=cublas (gpudl.gpu.gemm.resolve_backend) pays off.
+
+Timing on cuda: `ms` is device time per call.  A spin kernel first holds the GPU while the
+host queues a batch of calls between two CUDA events, so the batch runs back to back and
+(end - start) / calls is the device time without launch gaps; a batch whose spin ended
+before the last call was queued is rerun with a longer spin.  `host ms` is the host wall
+time per call while queuing that batch (the Python wrapper's overhead, the GPU never
+waited on).  On cpu and emu `ms` is wall time and `host ms` is n/a.
 """
 import argparse
 import functools
 import itertools
 import sys
+import time
 
 import numpy as np
 
@@ -43,6 +61,8 @@ POOL_LAYERS = (
     ("lenet-pool2", "max", (128, 16, 10, 10), (2, 3, 6, 6)),
     ("maxpool-128x16x28x28", "max", (128, 16, 28, 28), (2, 3, 8, 8)),
     ("avgpool-128x16x28x28", "avg", (128, 16, 28, 28), (2, 3, 8, 8)),
+    ("maxpool-256MB", "max", (128, 32, 128, 128), None),
+    ("avgpool-256MB", "avg", (128, 32, 128, 128), None),
 )
 # (layer, with bias, full x shape, quick x shape); activation ReLU
 ACT_LAYERS = (
@@ -51,21 +71,36 @@ ACT_LAYERS = (
     ("lenet-relu-fc1", False, (128, 120), (4, 12)),
     ("lenet-relu-fc2", False, (128, 84), (4, 8)),
     ("bias-relu-128x80x32x32", True, (128, 80, 32, 32), (2, 5, 8, 8)),
+    ("bias-relu-256MB", True, (128, 32, 128, 128), None),
+)
+# (layer, full (M, K, N), quick (M, K, N)); a dense layer x (M, K) @ W (K, N)
+GEMM_LAYERS = (
+    ("mlp-fc1", (128, 784, 256), (4, 20, 9)),
+    ("mlp-fc2", (128, 256, 128), (4, 9, 7)),
+    ("mlp-fc3", (128, 128, 10), (4, 7, 3)),
+    ("lenet-fc1", (128, 400, 120), (4, 17, 6)),
+    ("lenet-fc2", (128, 120, 84), (4, 6, 5)),
+    ("lenet-fc3", (128, 84, 10), (4, 5, 3)),
+    ("dense-256x128x128", (256, 128, 128), (8, 6, 6)),
+    ("square-2048", (2048, 2048, 2048), (65, 33, 66)),
 )
 PASSES = {"conv": ("forward", "backward-data", "backward-weight"), "pool": ("forward", "backward"),
-          "activation": ("forward", "backward")}
+          "activation": ("forward", "backward"), "gemm": ("forward", "backward-data", "backward-weight")}
+FLOP_FAMILIES = ("conv", "gemm")  # rated in GFLOP/s; the others in GB/s
+GEMM_PEERS = {"cuda": "cuBLAS (cupy.matmul)", "cpu": "NumPy BLAS (np.matmul)", "emu": "NumPy BLAS (np.matmul)"}
 COLUMNS = (("family", "family"), ("layer", "layer"), ("pass", "pass"), ("algo", "algo"), ("shape", "shape"),
-           ("ms", "ms"), ("rate", "rate"), ("unit", "unit"), ("% peak", "pct_peak"), ("peer ms", "peer_ms"),
-           ("gpudl/peer", "ratio"))
+           ("ms", "ms"), ("host ms", "host_ms"), ("rate", "rate"), ("unit", "unit"), ("% peak", "pct_peak"),
+           ("peer ms", "peer_ms"), ("gpudl/peer", "ratio"))
 BEST_COLUMN = (("fastest algo", "best"),)
 
 
 class Case:
-    """One (layer, pass): `run(algo)` makes the gpudl call, `peer` the peer's (or None)."""
+    """One (layer, pass): `run(algo)` makes the gpudl call, `peer` the peer's (or None), whose
+    cuda work is timed through `peer_api` ('torch' or 'cupy')."""
 
-    def __init__(self, family, layer, pass_, shape, work, run, peer):
+    def __init__(self, family, layer, pass_, shape, work, run, peer, peer_api="torch"):
         self.family, self.layer, self.pass_, self.shape, self.work = family, layer, pass_, shape, work
-        self.run, self.peer = run, peer
+        self.run, self.peer, self.peer_api = run, peer, peer_api
 
 
 class Bench:
@@ -105,6 +140,20 @@ class Bench:
 
     def has_peer(self):
         return self.type == "emu" or self.torch is not None
+
+    def shape(self, full, quick):
+        """The shape to run: `quick` in --quick mode; None (skipped) for a 256 MB size (quick None)
+        off cuda or when its arrays would not fit in the free GPU memory."""
+        if self.quick or quick is None and (self.type != "cuda" or not _fits_on_gpu(full)):
+            return quick
+        return full
+
+
+def _fits_on_gpu(shape, arrays=6):
+    """Whether `arrays` float32 arrays of `shape` fit in the free memory of the current GPU."""
+    import cupy
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return arrays * 4 * int(np.prod(shape)) < free
 
 
 # ---- the cases ------------------------------------------------------------------------------
@@ -153,7 +202,9 @@ def pool_cases(b):
     k, dev = b.impl, b.dev
     window = ((2, 2), (2, 2), (0, 0))
     for layer, kind, full, quick in POOL_LAYERS:
-        xs = quick if b.quick else full
+        xs = b.shape(full, quick)
+        if xs is None:
+            continue
         ys = xs[:2] + (xs[2] // 2, xs[3] // 2)
         x, g = b.array(xs), b.array(ys)
         size = 4 * int(np.prod(ys))  # bytes of y (and of the int32 argmax)
@@ -204,7 +255,9 @@ def _pool_peers(b, kind, x, g, window):
 def act_cases(b):
     k, dev = b.impl, b.dev
     for layer, with_bias, full, quick in ACT_LAYERS:
-        xs = quick if b.quick else full
+        xs = b.shape(full, quick)
+        if xs is None:
+            continue
         x, g = b.array(xs), b.array(xs)
         bias = b.array((xs[1],)) if with_bias else None
         work = {"forward": 2 * x.nbytes, "backward": 3 * x.nbytes}
@@ -240,53 +293,186 @@ def _act_peers(b, x, g, bias):
     return {"forward": forward, "backward": backward}
 
 
+def gemm_cases(b):
+    """The three products of each dense layer, gpudl's matmul against dev.xp.matmul (cuBLAS / BLAS)."""
+    k, dev = b.impl, b.dev
+    for layer, full, quick in GEMM_LAYERS:
+        m, depth, n = b.shape(full, quick)
+        x, w, g = (b.on_device(b.array(s)) for s in ((m, depth), (depth, n), (m, n)))
+        products = {"forward": ("x W", x, w), "backward-data": ("dY W^T", g, w.T),
+                    "backward-weight": ("x^T dY", x.T, g)}
+        for pass_ in PASSES["gemm"]:
+            label, lhs, rhs = products[pass_]
+            shape = f"{label}: ({lhs.shape[0]}, {lhs.shape[1]}) @ ({rhs.shape[0]}, {rhs.shape[1]})"
+            yield Case("gemm", layer, pass_, shape, 2 * m * depth * n,
+                       _fixed(functools.partial(k.matmul, dev, lhs, rhs)),
+                       functools.partial(dev.xp.matmul, lhs, rhs), peer_api="cupy")
+
+
+# ---- cuda device time -------------------------------------------------------------------------
+SPIN_SOURCE = r"""
+extern "C" __global__ void spin(long long cycles)
+{
+    long long start = clock64();
+    while (clock64() - start < cycles) {
+    }
+}
+"""
+BATCH_S, MAX_CALLS, REPEATS = 20e-3, 100, 10   # device seconds per batch, calls per batch, batches
+MAX_SPIN_S, MAX_RETRIES = 0.5, 6                # first spin at most; doublings of a spin that ran out
+
+
+class CupyClock:
+    """CUDA events and a spin kernel on CuPy's current stream (gpudl's kernels, cupy.matmul)."""
+
+    def __init__(self):
+        import cupy
+        self.cupy = cupy
+        self.spin_kernel = cupy.RawKernel(SPIN_SOURCE, "spin")
+        self.hz = _cycles_per_second(self)
+
+    def event(self):
+        ev = self.cupy.cuda.Event()
+        ev.record()
+        return ev
+
+    def spin(self, cycles):
+        self.spin_kernel((1,), (1,), (np.int64(cycles),))
+
+    @staticmethod
+    def done(ev):
+        return ev.done
+
+    def seconds(self, start, end):
+        end.synchronize()
+        return self.cupy.cuda.get_elapsed_time(start, end) / 1e3
+
+
+class TorchClock:
+    """The same for PyTorch's current stream (torch.cuda._sleep is its spin kernel)."""
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+        self.hz = _cycles_per_second(self)
+
+    def event(self):
+        ev = self.torch.cuda.Event(enable_timing=True)
+        ev.record()
+        return ev
+
+    def spin(self, cycles):
+        self.torch.cuda._sleep(int(cycles))
+
+    @staticmethod
+    def done(ev):
+        return ev.query()
+
+    @staticmethod
+    def seconds(start, end):
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+
+def _cycles_per_second(clock, cycles=10 ** 7):
+    """The GPU clock as the spin kernel sees it (clock64 ticks per second of event time)."""
+    clock.spin(cycles // 10)  # warm-up (first launch)
+    start = clock.event()
+    clock.spin(cycles)
+    return cycles / clock.seconds(start, clock.event())
+
+
+def _batch(clock, fn, calls, spin_s):
+    """(device seconds, host seconds, starved) of `calls` back-to-back calls queued behind a spin
+    of spin_s; starved: the spin ended before the last call was queued (the GPU may have waited)."""
+    clock.spin(spin_s * clock.hz)
+    start = clock.event()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    host = time.perf_counter() - t0
+    starved = clock.done(start)
+    return clock.seconds(start, clock.event()), host, starved
+
+
+def cuda_times(clock, fn, quick):
+    """([device seconds per call], [host seconds per call]): one value per batch of back-to-back calls."""
+    for _ in range(2):  # warm-up, then the estimates of device and host time per call
+        device_s, host_s, _ = _batch(clock, fn, 2, 1e-3)
+    calls = 2 if quick else int(min(max(BATCH_S / max(device_s / 2, 1e-7), 3), MAX_CALLS))
+    spin_s = min(1.5 * host_s / 2 * calls + 1e-3, MAX_SPIN_S)
+    device, host = [], []
+    retries = 0
+    while len(device) < (2 if quick else REPEATS):
+        d, h, starved = _batch(clock, fn, calls, spin_s)
+        if starved and retries < MAX_RETRIES:  # rerun with a longer head start
+            spin_s, retries = 2 * spin_s, retries + 1
+            continue
+        device.append(d / calls)
+        host.append(h / calls)
+    return device, host
+
+
+_clocks = {}
+
+
+def clock_for(api):
+    """The (cached) CupyClock or TorchClock."""
+    if api not in _clocks:
+        _clocks[api] = CupyClock() if api == "cupy" else TorchClock()
+    return _clocks[api]
+
+
 # ---- measuring --------------------------------------------------------------------------------
 ROUNDS, ROUNDS_QUICK, SETTLE_S = 3, 1, 0.15  # cpu / emu: alternating blocks (common.alternating)
 
 
 def time_case(b, case, errors):
-    """({algo: seconds per call}, the peer's seconds or None) for the functions that run."""
+    """({algo: seconds per call}, {algo: host seconds per call} (cuda only), the peer's seconds or
+    None) for the functions that run."""
     algos = b.algos if case.family == "conv" else (b.single,)
     fns = common.runnable({algo: case.run(algo) for algo in algos}, errors)
     peer = common.runnable({"peer": case.peer}, errors).get("peer") if case.peer is not None else None
     if b.type == "cuda":
-        reps, warm = (2, 1) if b.quick else (30, 5)
-        times = {algo: common.cupy_gpu_times(fn, reps, warm) for algo, fn in fns.items()}
-        return times, common.torch_gpu_times(peer, reps, warm) if peer is not None else None
+        measured = {algo: cuda_times(clock_for("cupy"), fn, b.quick) for algo, fn in fns.items()}
+        peer_times = cuda_times(clock_for(case.peer_api), peer, b.quick)[0] if peer is not None else None
+        return ({a: d for a, (d, _) in measured.items()}, {a: h for a, (_, h) in measured.items()}, peer_times)
     if peer is not None:
         fns["peer"] = peer
     if not fns:
-        return {}, None
+        return {}, {}, None
     if b.quick:
         times = common.alternating(fns, ROUNDS_QUICK, 2)
     else:
         calls = common.calls_for(lambda: [fn() for fn in fns.values()], 0.4, 3, 30)
         times = common.alternating(fns, ROUNDS, calls, SETTLE_S)
-    return times, times.pop("peer", None)
+    return times, {}, times.pop("peer", None)
 
 
 def measure(b, peaks, families=tuple(PASSES)):
     """One row per (case, algorithm): median time, rate, % of peak, the peer and the ratio."""
     rows = []
-    cases = {"conv": conv_cases, "pool": pool_cases, "activation": act_cases}
+    cases = {"conv": conv_cases, "pool": pool_cases, "activation": act_cases, "gemm": gemm_cases}
     for case in itertools.chain(*(cases[f](b) for f in families)):
         errors = {}
-        times, peer = time_case(b, case, errors)
+        times, host, peer = time_case(b, case, errors)
         peer_ms = common.median(peer) * 1e3 if peer else None
         best = min(times, key=lambda a: common.median(times[a])) if len(times) > 1 else ""
-        unit = "GFLOP/s" if case.family == "conv" else "GB/s"
-        peak = (peaks or {}).get("flops" if case.family == "conv" else "bandwidth")
+        unit = "GFLOP/s" if case.family in FLOP_FAMILIES else "GB/s"
+        peak = (peaks or {}).get("flops" if case.family in FLOP_FAMILIES else "bandwidth")
         for algo in (b.algos if case.family == "conv" else (b.single,)):
             row = {"family": case.family, "layer": case.layer, "pass": case.pass_, "algo": algo,
                    "shape": case.shape, "unit": unit, "peer_ms": peer_ms, "best": "yes" if algo == best else "",
-                   "error": errors.get(algo), "peer_error": errors.get("peer"),
-                   "ms": None, "rate": None, "pct_peak": None, "ratio": None, "spread": None, "repeats": 0}
+                   "error": errors.get(algo), "peer_error": errors.get("peer"), "ms": None, "host_ms": None,
+                   "rate": None, "pct_peak": None, "ratio": None, "spread": None, "repeats": 0}
             if algo in times:
                 ms = common.median(times[algo]) * 1e3
                 rate = case.work / (ms * 1e-3) / 1e9
                 row.update(ms=ms, rate=rate, pct_peak=100 * rate * 1e9 / peak if peak else None,
                            ratio=ms / peer_ms if peer_ms else None, spread=common.spread(times[algo]),
                            repeats=len(times[algo]))
+            if algo in host:
+                row["host_ms"] = common.median(host[algo]) * 1e3
             rows.append(row)
     return rows
 
@@ -301,7 +487,12 @@ def summary(b, rows):
     failed = [f"{r['layer']} {r['pass']} {r['algo']}" for r in rows if r["error"]]
     failed += sorted({f"{r['layer']} {r['pass']} peer" for r in rows if r["peer_error"]})
     lines = [f"Failed (n/a in the table; errors in the JSON): {', '.join(failed)}"] if failed else []
-    if not b.dev.uses_kernels:
+    gemm = [r for r in rows if r["family"] == "gemm" and r["ratio"]]
+    if b.type == "cuda" and gemm:
+        slower = sum(r["ratio"] > 1 for r in gemm)
+        lines.append(f"cuBLAS is faster than gemm.cu on {slower}/{len(gemm)} GEMM rows; GPUDL_MATMUL=cublas "
+                     f"makes eager cuda matmuls use it (now: {gpudl.gpu.gemm.resolve_backend(b.dev)}).")
+    if not b.dev.uses_kernels or "conv" not in {r["family"] for r in rows}:
         return lines
     best = best_algorithms(rows)
     wins = ", ".join(f"{a} {sum(v == a for v in best.values())}/{len(best)}" for a in b.algos)
@@ -316,7 +507,8 @@ def summary(b, rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.split("\n")[0])
     common.add_common_arguments(parser, ("cpu", "cuda", "emu"))
-    parser.add_argument("--families", default=",".join(PASSES), help="comma-separated subset of conv,pool,activation")
+    parser.add_argument("--families", default=",".join(PASSES),
+                        help=f"comma-separated subset of {','.join(PASSES)}")
     args = parser.parse_args(argv)
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if not families or set(families) - set(PASSES):
@@ -333,7 +525,9 @@ def main(argv=None):
         peaks = None
     rows = measure(b, peaks, families)
     print(f"# gpudl kernel benchmarks on {args.device}: {header['device']}" + (" (quick)" if args.quick else ""))
-    print(f"peer: {b.peer_name}")
+    print(f"peer: {b.peer_name}; gemm: {GEMM_PEERS[args.device]}")
+    if "gemm" in families and b.dev.uses_kernels and gpudl.gpu.gemm.resolve_backend(b.dev) != "gpudl":
+        print("note: GPUDL_MATMUL=cublas is set, so the gemm rows time cuBLAS on both sides")
     if peaks:
         flops = f"{peaks['flops'] / 1e9:.0f} GFLOP/s" if peaks.get("flops") else "n/a"
         bandwidth = f"{peaks['bandwidth'] / 1e9:.0f} GB/s" if peaks.get("bandwidth") else "n/a"
@@ -348,7 +542,9 @@ def main(argv=None):
         print("\n".join(lines))
     if args.json is not None:
         path = common.write_json(common.json_path(args.json, args.device, "kernels"), header, rows,
-                                 peer=b.peer_name, peaks=peaks, best_conv_algo=best_algorithms(rows),
+                                 peer=b.peer_name, gemm_peer=GEMM_PEERS[args.device], peaks=peaks,
+                                 matmul_backend=gpudl.gpu.gemm.resolve_backend(b.dev) if b.dev.uses_kernels else None,
+                                 best_conv_algo=best_algorithms(rows),
                                  default_conv_algo=gpudl.gpu.conv2d.DEFAULT_ALGO if b.dev.uses_kernels else None)
         print(f"\nwrote {path}")
     return rows

@@ -27,7 +27,7 @@ class Device:
 
     def __init__(self, type, index=0):
         self.type, self.index = type, index
-        self._kernels = None
+        self._kernels = self._context = None
 
     @property
     def kernels(self):
@@ -47,10 +47,11 @@ class Device:
         return self.type in ("cuda", "emu")
 
     def activate(self):
-        """Context manager that makes this device current (a no-op off CUDA)."""
-        if self.type == "cuda":
-            return self.xp.cuda.Device(self.index)
-        return contextlib.nullcontext()
+        """Context manager that makes this device current (a no-op off CUDA and on a one-GPU machine)."""
+        if self._context is None:
+            one_gpu = self.type != "cuda" or cuda.device_count() == 1
+            self._context = contextlib.nullcontext() if one_gpu else self.xp.cuda.Device(self.index)
+        return self._context
 
     def asarray(self, data, dtype=None):
         """Place `data` (NumPy, CuPy, list, scalar) on this device as an array."""

@@ -11,6 +11,7 @@ from .tensor import Tensor
 
 _generators = {}  # (device type, index) -> generator, made on first use from _seed
 _seed = None
+_philox = {}      # Device -> its counter-based generator state (see rng_state)
 
 
 def _default_dtype(data):
@@ -59,7 +60,7 @@ def _filled(fill, shape, dtype, device, requires_grad):
     dev = backend.device(device)
     shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     with dev.activate():
-        arr = dev.xp.full(tuple(shape), fill, dtype=np.dtype(dtype or np.float32))
+        arr = dev.kernels.full(tuple(shape), fill, np.dtype(dtype or np.float32))
     return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
 
 
@@ -90,20 +91,36 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
     with dev.activate():
-        return Tensor._wrap(dev.xp.arange(start, stop, step, dtype=dtype), dev)
+        return Tensor._wrap(dev.asarray(np.arange(start, stop, step, dtype=dtype)), dev)  # made on the host
 
 
 def eye(n, m=None, dtype=None, device=None):
     dev = backend.device(device)
     with dev.activate():
-        return Tensor._wrap(dev.xp.eye(n, m, dtype=dtype or np.float32), dev)
+        return Tensor._wrap(dev.asarray(np.eye(n, m, dtype=dtype or np.float32)), dev)  # made on the host
 
 
 def manual_seed(seed):
-    """Seed every device's generator (NumPy's for cpu/emu, CuPy's for cuda)."""
+    """Seed every generator: NumPy's / CuPy's (initialisation, shuffling) and the counter-based
+    one behind dropout and rand / randn on kernel devices (the same streams on cpu, emu and cuda)."""
     global _seed
     _generators.clear()
+    _philox.clear()
     _seed = int(seed)
+
+
+def rng_state(device):
+    """The device's Philox-4x32-10 state: a uint64 array [seed, offset] in the device's memory.
+
+    The kernels read the offset there and advance it, so a replayed CUDA graph draws fresh numbers;
+    without manual_seed the seed comes from the operating system's entropy."""
+    dev = backend.device(device)
+    state = _philox.get(dev)
+    if state is None:
+        seed = _seed if _seed is not None else int(np.random.SeedSequence().entropy % 2**64)
+        with dev.activate():
+            state = _philox[dev] = dev.asarray(np.array([seed % 2**64, 0], dtype=np.uint64))
+    return state
 
 
 def generator(device):
@@ -117,27 +134,41 @@ def generator(device):
 
 
 def get_rng_state():
-    """Host-side snapshot of the cpu generator (for exact resumption of training)."""
-    return generator("cpu").bit_generator.state
+    """Host-side snapshot of the generators (for exact resumption of training), JSON-ready:
+    NumPy's cpu generator and each device's counter-based [seed, offset] (a host read)."""
+    return {"numpy": generator("cpu").bit_generator.state,
+            "philox": {str(dev): [int(v) for v in backend.to_numpy(state)] for dev, state in _philox.items()}}
 
 
 def set_rng_state(state):
-    generator("cpu").bit_generator.state = state
+    generator("cpu").bit_generator.state = state["numpy"]
+    _philox.clear()
+    for name, values in state["philox"].items():
+        dev = backend.device(name)
+        with dev.activate():
+            _philox[dev] = dev.asarray(np.array(values, dtype=np.uint64))
 
 
-def _random(sample, shape, dtype, device, requires_grad):
+def _random(kind, shape, dtype, device, requires_grad):
+    """On cpu NumPy's generator; on kernel devices the Philox kernels (`rng_uniform` / `rng_normal`)."""
     dev = backend.device(device)
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+    dtype = np.dtype(dtype or np.float32)
     with dev.activate():
-        arr = sample(generator(dev), tuple(shape)).astype(np.dtype(dtype or np.float32), copy=False)
+        if dev.uses_kernels:
+            arr = getattr(dev.kernels, f"rng_{kind}")(rng_state(dev), shape)
+            arr = arr if arr.dtype == dtype else dev.kernels.cast(arr, dtype)
+        else:
+            g = generator(dev)
+            arr = (g.standard_normal(shape) if kind == "normal" else g.random(shape)).astype(dtype, copy=False)
     return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Samples from N(0, 1)."""
-    return _random(lambda g, s: g.standard_normal(s), shape, dtype, device, requires_grad)
+    return _random("normal", shape, dtype, device, requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Samples from U[0, 1)."""
-    return _random(lambda g, s: g.random(s), shape, dtype, device, requires_grad)
+    return _random("uniform", shape, dtype, device, requires_grad)

@@ -10,10 +10,11 @@ Each op is a Function subclass with `forward(ctx, *arrays)` and `backward(ctx, g
 side by side, working on raw arrays of the op's device.
 """
 import contextlib
+import time
 
 import numpy as np
 
-from . import backend
+from . import backend, profiler
 
 _grad_enabled = True
 
@@ -46,7 +47,10 @@ class Context:
 
 class Function:
     """One differentiable op. Subclasses define `forward(ctx, *arrays, **kw) -> array` and
-    `backward(ctx, grad) -> one gradient per array input (None where not needed)`."""
+    `backward(ctx, grad) -> one gradient per array input (None where not needed)`.
+
+    Both compute only through `ctx.kernels`, the device's function table (NumPy on cpu,
+    gpudl kernels on cuda / emu); `ctx.xp` is for views and allocation."""
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -56,10 +60,15 @@ class Function:
             if t.device != dev:
                 raise RuntimeError(f"{cls.__name__}: tensors are on different devices: {dev} and {t.device}")
         ctx = Context()
-        ctx.device, ctx.xp = dev, dev.xp
+        ctx.device, ctx.xp, ctx.kernels = dev, dev.xp, dev.kernels
         raw = [x.data if isinstance(x, Tensor) else x for x in inputs]
         with dev.activate():
-            out = cls.forward(ctx, *raw, **kwargs)
+            if profiler.recording():
+                t0 = time.perf_counter()
+                out = cls.forward(ctx, *raw, **kwargs)
+                profiler.function(f"{cls.__name__}.forward", time.perf_counter() - t0)
+            else:
+                out = cls.forward(ctx, *raw, **kwargs)
         needs_grad = _grad_enabled and any(t.requires_grad for t in tensors)
         result = Tensor._wrap(out, ctx.device, needs_grad)  # ctx.device: a move may change it
         if needs_grad:
@@ -74,6 +83,17 @@ class Function:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+
+def _run_backward(fn, ctx, g):
+    """fn.backward(ctx, g) as a tuple (timed per Function when the profiler is on)."""
+    if profiler.recording():
+        t0 = time.perf_counter()
+        out = fn.backward(ctx, g)
+        profiler.function(f"{fn.__name__}.backward", time.perf_counter() - t0)
+    else:
+        out = fn.backward(ctx, g)
+    return out if isinstance(out, tuple) else (out,)
 
 
 class Tensor:
@@ -117,20 +137,26 @@ class Tensor:
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"tensor({backend.to_numpy(self.data)!r}, device='{self.device}'{grad})"
+        return f"tensor({self._host('repr')!r}, device='{self.device}'{grad})"
 
     # ---- leaving the graph / the device -------------------------------------------------
+    def _host(self, what):
+        """The values as a host NumPy array; on a kernel device this is a host sync (the profiler counts it)."""
+        if self.device.uses_kernels:
+            profiler.sync(what, self.shape)
+        return backend.to_numpy(self.data)
+
     def numpy(self):
         """A host NumPy copy (never a view of GPU memory)."""
-        return np.array(backend.to_numpy(self.data))
+        return np.array(self._host("numpy"))
 
     def item(self):
         if self.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
-        return backend.to_numpy(self.data).reshape(()).item()
+        return self._host("item").reshape(()).item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return self._host("tolist").tolist()
 
     def detach(self):
         return Tensor._wrap(self.data, self.device)
@@ -163,12 +189,13 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no leaf that requires grad made it)")
-        xp = self.device.xp
+        kernels = self.device.kernels
         if grad is None:
             if self.size != 1:
                 raise RuntimeError(f"backward: grad can be omitted only for a scalar output; got shape {self.shape}"
                                    " (pass grad= of the same shape, or call .sum() first)")
-            grad = xp.ones_like(self.data)
+            with self.device.activate():
+                grad = kernels.full(self.data.shape, 1, self.dtype)
         else:
             grad = grad.data if isinstance(grad, Tensor) else self.device.asarray(grad, dtype=self.dtype)
             if tuple(grad.shape) != self.shape:
@@ -178,17 +205,18 @@ class Tensor:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if node._creator is None:  # a leaf: accumulate
-                node.grad = Tensor._wrap(g if node.grad is None else node.grad.data + g, node.device)
-                continue
-            fn, ctx, inputs = node._creator
             with node.device.activate():
-                input_grads = fn.backward(ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for x, gx in zip(inputs, input_grads):
-                if gx is not None and isinstance(x, Tensor) and x.requires_grad:
-                    grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
+                if node._creator is None:  # a leaf: accumulate
+                    node.grad = Tensor._wrap(g if node.grad is None else node.device.kernels.add(node.grad.data, g), node.device)
+                    continue
+                fn, ctx, inputs = node._creator
+                input_grads = _run_backward(fn, ctx, g)
+                for x, gx in zip(inputs, input_grads):
+                    if gx is not None and isinstance(x, Tensor) and x.requires_grad:
+                        if tuple(gx.shape) != x.shape:
+                            raise RuntimeError(f"{fn.__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+                                               f"for an input of shape {x.shape}")
+                        grads[id(x)] = gx if id(x) not in grads else x.device.kernels.add(grads[id(x)], gx)
 
     def _topological_order(self):
         """Nodes ordered so each comes after everything it depends on (iterative DFS)."""

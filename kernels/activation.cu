@@ -8,59 +8,9 @@
 //   backward   dL/dx = dL/dy * f'(z)    (z recomputed from x and b, nothing else saved)
 //              dL/db[c] = sum over (outer, inner) of dL/dx   (channel_sum, deterministic)
 //
-// Activation codes (kept in sync with gpudl/cpu/geometry.py ACTIVATIONS):
-//   0 identity  f(z) = z
-//   1 relu      f(z) = max(z, 0)
-//   2 leaky     f(z) = z if z > 0 else slope * z
-//   3 sigmoid   f(z) = 1 / (1 + e^-z)
-//   4 tanh      f(z) = tanh z
-//   5 gelu      f(z) = z/2 (1 + tanh u),  u = sqrt(2/pi) (z + 0.044715 z^3)   (tanh approximation)
+// f and f' come from activation.cuh, the one activation table (the GEMM epilogue uses it too).
 
-#define ACT_IDENTITY 0
-#define ACT_RELU 1
-#define ACT_LEAKY 2
-#define ACT_SIGMOID 3
-#define ACT_TANH 4
-#define ACT_GELU 5
-
-#define GELU_C 0.7978845608028654f  // sqrt(2 / pi)
-#define GELU_A 0.044715f
-
-__device__ __forceinline__ float act_value(float z, int act, float slope)
-{
-    switch (act) {
-    case ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case ACT_LEAKY: return z > 0.0f ? z : slope * z;
-    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
-    case ACT_TANH: return tanhf(z);
-    case ACT_GELU: return 0.5f * z * (1.0f + tanhf(GELU_C * (z + GELU_A * z * z * z)));
-    default: return z;
-    }
-}
-
-// f'(z) for the codes above.
-__device__ __forceinline__ float act_slope(float z, int act, float slope)
-{
-    switch (act) {
-    case ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
-    case ACT_LEAKY: return z > 0.0f ? 1.0f : slope;
-    case ACT_SIGMOID: {
-        float s = 1.0f / (1.0f + expf(-z));
-        return s * (1.0f - s);
-    }
-    case ACT_TANH: {
-        float t = tanhf(z);
-        return 1.0f - t * t;
-    }
-    case ACT_GELU: {
-        // d/dz [z/2 (1 + tanh u)] = (1 + tanh u)/2 + z/2 (1 - tanh^2 u) du/dz
-        float t = tanhf(GELU_C * (z + GELU_A * z * z * z));
-        float du = GELU_C * (1.0f + 3.0f * GELU_A * z * z);
-        return 0.5f * (1.0f + t) + 0.5f * z * (1.0f - t * t) * du;
-    }
-    default: return 1.0f;
-    }
-}
+#include "activation.cuh"
 
 // y[i] = f(x[i] + b[(i / inner) % channels]); bias is ignored when has_bias == 0.
 extern "C" __global__ void bias_act_forward(const float* __restrict__ x, const float* __restrict__ bias,

@@ -27,14 +27,16 @@ def table_rows(out):
 
 
 def expected_kernel_rows(algos, single):
-    """(family, layer, pass, algo) of every row the kernel suite must print."""
+    """(family, layer, pass, algo) of every row the kernel suite must print in --quick mode
+    (the 256 MB sizes, quick shape None, are skipped)."""
     out = set()
     for layer, *_ in kernels.CONV_LAYERS:
         out |= {("conv", layer, p, a) for p in kernels.PASSES["conv"] for a in algos}
-    for layer, *_ in kernels.POOL_LAYERS:
-        out |= {("pool", layer, p, single) for p in kernels.PASSES["pool"]}
-    for layer, *_ in kernels.ACT_LAYERS:
-        out |= {("activation", layer, p, single) for p in kernels.PASSES["activation"]}
+    for family, table in (("pool", kernels.POOL_LAYERS), ("activation", kernels.ACT_LAYERS),
+                          ("gemm", kernels.GEMM_LAYERS)):
+        for layer, *_, quick in table:
+            if quick is not None:
+                out |= {(family, layer, p, single) for p in kernels.PASSES[family]}
     return out
 
 
@@ -53,7 +55,9 @@ def test_kernels_quick(device, algos, single, tmp_path, capsys):
     doc = json.loads(path.read_text())
     assert doc["device_type"] == device and doc["quick"] is True and doc["versions"]["numpy"]
     assert {(r["family"], r["layer"], r["pass"], r["algo"]) for r in doc["rows"]} == expected
-    assert all(r["ms"] > 0 and r["rate"] > 0 for r in rows)
+    assert all(r["ms"] > 0 and r["rate"] > 0 and r["host_ms"] is None for r in rows)
+    assert all(r["peer_ms"] > 0 and r["unit"] == "GFLOP/s" for r in rows if r["family"] == "gemm")
+    assert {"maxpool-256MB", "bias-relu-256MB"} <= {layer for layer, *_ in kernels.POOL_LAYERS + kernels.ACT_LAYERS}
     if device == "emu":
         assert "Fastest conv algorithm per shape" in out and doc["default_conv_algo"] in algos
         assert sum(r["best"] == "yes" for r in doc["rows"]) == len(kernels.CONV_LAYERS) * 3

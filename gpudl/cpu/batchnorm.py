@@ -1,3 +1,106 @@
-"""Batch normalisation (work in progress)."""
+"""Batch normalisation over axis 1 of (N, C) or (N, C, H, W) input, in NumPy (the meaning of
+kernels/batchnorm.cu).  Per channel c, over its n = N H W values:
 
-__all__ = []
+    training   mu_c = (1/n) sum x,   var_c = (1/n) sum (x - mu_c)^2   (biased; two passes)
+               running stats, in place:  r_mu <- (1 - m) r_mu + m mu_c,
+                                         r_var <- (1 - m) r_var + m var_c n / (n - 1)   (PyTorch's rule)
+    eval       mu_c = r_mu_c,   var_c = r_var_c
+    both       invstd_c = 1 / sqrt(var_c + eps),   xhat = (x - mu_c) invstd_c,   y = gamma_c xhat + beta_c
+
+    backward   dbeta_c = sum g,   dgamma_c = sum g xhat
+               training  dx = gamma_c invstd_c / n (n g - dbeta_c - xhat dgamma_c)
+               eval      dx = g gamma_c invstd_c
+"""
+import numpy as np
+
+from .geometry import check_same_dtype
+
+__all__ = ["batch_norm_forward", "batch_norm_backward"]
+
+
+def channels_view(op, x):
+    """(N, C, H, W) of x: (N, C) is (N, C, 1, 1); ValueError for other ranks."""
+    if x.ndim not in (2, 4):
+        raise ValueError(f"{op}: expected x of shape (N, C) or (N, C, H, W), got {tuple(x.shape)}")
+    return tuple(x.shape) + (1,) * (4 - x.ndim)
+
+
+def check_forward(op, x, weight, bias, running_mean, running_var, training):
+    """(N, C, H, W) after checking the per-channel arrays and that training has n > 1."""
+    geometry = channels_view(op, x)
+    n, channels, h, w = geometry
+    named = dict(weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+    check_channel_arrays(op, x.shape, channels, **named)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var or neither")
+    if not training and running_mean is None:
+        raise ValueError(f"{op}: eval mode normalises with running_mean and running_var; got None")
+    if training and n * h * w < 2:
+        raise ValueError(f"{op}: training needs more than one value per channel, got x of shape {tuple(x.shape)}")
+    return geometry
+
+
+def check_channel_arrays(op, x_shape, channels, **arrays):
+    """ValueError unless every given array has shape (C,)."""
+    for name, a in arrays.items():
+        if a is not None and tuple(a.shape) != (channels,):
+            raise ValueError(f"{op}: {name} of shape {tuple(a.shape)} does not match x of shape "
+                             f"{tuple(x_shape)}; expected ({channels},)")
+
+
+def check_backward(op, g, x, weight, mean, invstd):
+    """(N, C, H, W) after checking g matches x and the per-channel arrays are (C,)."""
+    geometry = channels_view(op, x)
+    if tuple(g.shape) != tuple(x.shape):
+        raise ValueError(f"{op}: g of shape {tuple(g.shape)} differs from x of shape {tuple(x.shape)}")
+    check_channel_arrays(op, x.shape, geometry[1], weight=weight, mean=mean, invstd=invstd)
+    return geometry
+
+
+def _per_channel(a, ndim):
+    """(C,) -> broadcastable against (N, C) or (N, C, H, W)."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _axes(x):
+    return (0,) if x.ndim == 2 else (0, 2, 3)
+
+
+def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """(y, mean, invstd), each channel normalised; running stats updated in place when training."""
+    op = "batch_norm_forward"
+    check_same_dtype(op, x=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+    n, channels, h, w = check_forward(op, x, weight, bias, running_mean, running_var, training)
+    t = x.dtype.type
+    if training:
+        mean = x.mean(axis=_axes(x))
+        var = np.square(x - _per_channel(mean, x.ndim)).mean(axis=_axes(x))
+        if running_mean is not None:
+            count = n * h * w
+            running_mean[...] = (t(1) - t(momentum)) * running_mean + t(momentum) * mean
+            running_var[...] = (t(1) - t(momentum)) * running_var + t(momentum) * var * (t(count) / t(count - 1))
+    else:
+        mean, var = running_mean.copy(), running_var
+    invstd = t(1) / np.sqrt(var + t(eps))
+    scale = invstd if weight is None else invstd * weight
+    y = (x - _per_channel(mean, x.ndim)) * _per_channel(scale, x.ndim)
+    if bias is not None:
+        y += _per_channel(bias, x.ndim)
+    return y, mean, invstd
+
+
+def batch_norm_backward(device, g, x, weight, mean, invstd, training):
+    """(dx, dgamma, dbeta); weight None is gamma = 1 (dgamma and dbeta are returned anyway)."""
+    op = "batch_norm_backward"
+    check_same_dtype(op, g=g, x=x, weight=weight, mean=mean, invstd=invstd)
+    n, channels, h, w = check_backward(op, g, x, weight, mean, invstd)
+    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
+    gbias = g.sum(axis=_axes(x))
+    gweight = (g * xhat).sum(axis=_axes(x))
+    scale = invstd if weight is None else weight * invstd
+    if not training:
+        return g * _per_channel(scale, x.ndim), gweight, gbias
+    count = n * h * w
+    t = x.dtype.type
+    inner = t(count) * g - _per_channel(gbias, x.ndim) - xhat * _per_channel(gweight, x.ndim)
+    return _per_channel(scale / t(count), x.ndim) * inner, gweight, gbias

@@ -1,15 +1,17 @@
 """Launch wrappers for kernels/conv2d.cu: convolution by two algorithms (math in that file).
 
     'im2col'  the im2col kernel lays the receptive fields out as col (C*kh*kw, N*OH*OW), one
-              matrix product through device.xp (cuBLAS on cuda, NumPy BLAS on emu) does the
-              arithmetic, col2im (a gather, no atomics) folds gradients back onto the image.
+              matrix product (the gemm family: `device.kernels.matmul`) does the arithmetic,
+              col2im (a gather, no atomics) folds gradients back onto the image.
     'tiled'   implicit-GEMM kernels with 64x64 shared-memory tiles that gather col on the fly
               (no col buffer); backward-weight is split over N*OH*OW into partial tiles that
               are summed on the host in a fixed order.
 
 Choice: `algo=` argument, else the GPUDL_CONV_ALGO environment variable, else DEFAULT_ALGO.
-The default is 'im2col'.  Measured on an H100 (forward / backward-data / backward-weight),
-its cuBLAS product beat our one hand-written tile on every layer with 64-256 channels
+The default is 'tiled': one launch per pass (im2col takes three to five, with a col buffer),
+and the small layers of the course's networks are launch-bound.  Measured on an H100
+(forward / backward-data / backward-weight) with cuBLAS behind im2col, that product beat our
+one hand-written tile on every layer with 64-256 channels
 (e.g. 64x64x56x56 with 3x3 filters, batch 64: 1.25 / 0.93 / 1.34 ms against 1.52 / 2.06 /
 2.06 ms), and the tiled backward-data is very slow when C is small and the stride is 2
 (3-channel 224x224 input, 7x7 filters: 66 ms against 0.8 ms), because its 64-row tiles
@@ -28,7 +30,7 @@ __all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
 
 FAMILY = "conv2d"
 ALGOS = ("im2col", "tiled")
-DEFAULT_ALGO = "im2col"
+DEFAULT_ALGO = "tiled"
 TILE = 64          # BM = BN of the tiled kernels
 TILE_BLOCK = (16, 16)
 TILE_K = 16        # BK: split-K chunks are multiples of it
@@ -62,9 +64,8 @@ def _im2col(device, x, w_shape, stride, padding, out_hw, shapes):
 
 
 def _rows_of(device, grad_y):
-    """dY as the contiguous (F, N*OH*OW) matrix."""
-    with device.activate():
-        return device.xp.ascontiguousarray(grad_y.transpose(1, 0, 2, 3)).reshape(grad_y.shape[1], -1)
+    """dY as the contiguous (F, N*OH*OW) matrix (one copy kernel)."""
+    return device.kernels.copy(grad_y.transpose(1, 0, 2, 3)).reshape(grad_y.shape[1], -1)
 
 
 def _check_grad_y(op, grad_y, x_shape, w_shape, out_hw):
@@ -91,15 +92,9 @@ def conv2d_forward(device, x, w, b, stride, padding, algo=None):
                (x, w, w if b is None else b, y) + _conv_args(x.shape, w.shape, stride, padding, out_hw)
                + ints(b is not None), shapes)
         return y
-    xp = device.xp
     col = _im2col(device, x, w.shape, stride, padding, out_hw, shapes)
-    with device.activate():
-        y_rows = xp.matmul(w.reshape(f, -1), col).reshape((f, n) + out_hw).transpose(1, 0, 2, 3)
-        if b is None:
-            y[...] = y_rows
-        else:
-            xp.add(y_rows, b.reshape(f, 1, 1), out=y)
-    return y
+    y_rows = device.kernels.matmul(col.T, w.reshape(f, -1).T, bias=b)  # (N*OH*OW, F): y^T with the bias added
+    return device.kernels.copy(y_rows.reshape((n,) + out_hw + (f,)).transpose(0, 3, 1, 2), out=y)
 
 
 def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, algo=None):
@@ -118,8 +113,7 @@ def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, algo=None)
         launch(device, FAMILY, "conv2d_backward_data_tiled", (_tiles(n * h * wd), _tiles(c)), TILE_BLOCK,
                (grad_y, w, grad_x) + args, shapes)
         return grad_x
-    with device.activate():
-        dcol = device.xp.matmul(w.reshape(w.shape[0], -1).T, _rows_of(device, grad_y))
+    dcol = device.kernels.matmul(w.reshape(w.shape[0], -1).T, _rows_of(device, grad_y))
     launch(device, FAMILY, "col2im", (blocks(grad_x.size),), (THREADS,), (dcol, grad_x) + args, shapes)
     return grad_x
 
@@ -149,8 +143,6 @@ def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, algo=Non
         partial = empty(device, (splits, f, k))
         launch(device, FAMILY, "conv2d_backward_weight_tiled", (_tiles(k), _tiles(f), splits), TILE_BLOCK,
                (grad_y, x, partial) + _conv_args(x.shape, w_shape, stride, padding, out_hw) + ints(chunk), shapes)
-        with device.activate():
-            return partial.sum(axis=0).reshape(w_shape)
+        return device.kernels.sum(partial, (0,)).reshape(w_shape)  # the split-K parts, in a fixed order
     col = _im2col(device, x, w_shape, stride, padding, out_hw, shapes)
-    with device.activate():
-        return device.xp.matmul(_rows_of(device, grad_y), col.T).reshape(w_shape)
+    return device.kernels.matmul(_rows_of(device, grad_y), col.T).reshape(w_shape)

@@ -50,8 +50,8 @@ def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, pa
     if tuple(argmax.shape) != tuple(grad_y.shape):
         raise ValueError(f"{op}: argmax {argmax.shape} must match grad_y {grad_y.shape}")
     (grad_y,) = float32_inputs(device, op, grad_y=grad_y)
-    with device.activate():
-        argmax = device.xp.ascontiguousarray(argmax, dtype=np.int32)
+    if argmax.dtype != np.int32 or not argmax.flags.c_contiguous:
+        argmax = device.kernels.cast(argmax, np.int32)
     grad_x = empty(device, x_shape)
     launch(device, FAMILY, op, (blocks(grad_x.size),), (THREADS,),
            (grad_y, argmax, grad_x) + _geometry_args(x_shape, kernel, stride, padding, out_hw),

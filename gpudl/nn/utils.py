@@ -7,20 +7,26 @@
 """
 import math
 
+from ..tensor import Tensor
+
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     """Scale all gradients together so their global norm is at most max_norm; return the norm."""
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
-    if norm_type == math.inf:
-        total = max(float(abs(g.data).max()) for g in grads)
-    else:
-        total = sum(float((abs(g.data) ** norm_type).sum()) for g in grads) ** (1.0 / norm_type)
+    def part(g):  # max |g| or sum |g|^p of one gradient, as a host float (a sync on kernel devices)
+        k, axes = g.device.kernels, tuple(range(g.ndim))
+        a = k.abs(g.data)
+        value = k.max(a, axes) if norm_type == math.inf else k.sum(k.pow(a, norm_type), axes)
+        return float(Tensor._wrap(value, g.device).item())
+
+    parts = [part(g) for g in grads]
+    total = max(parts) if norm_type == math.inf else sum(parts) ** (1.0 / norm_type)
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for g in grads:
-            g.data *= scale
+            g.device.kernels.mul(g.data, scale, out=g.data)
     return total
 
 

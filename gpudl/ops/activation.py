@@ -5,7 +5,7 @@
 On cuda / emu one kernel does the bias add and the activation (kernels/activation.cu).
 """
 from ..tensor import Function
-from .kernel_impl import impl
+from .reduction import normalize_axis
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu")
 
@@ -20,13 +20,13 @@ class BiasAct(Function):
     def forward(ctx, x, bias, act, slope):
         ctx.save(x, bias, act, slope)
         shape = _kernel_shape(x, bias)
-        return impl(ctx.device).bias_act_forward(ctx.device, x.reshape(shape), bias, act, slope).reshape(x.shape)
+        return ctx.kernels.bias_act_forward(x.reshape(shape), bias, act, slope).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, g):
         x, bias, act, slope = ctx.saved
         shape = _kernel_shape(x, bias)
-        gx, gb = impl(ctx.device).bias_act_backward(ctx.device, g.reshape(shape), x.reshape(shape), bias, act, slope)
+        gx, gb = ctx.kernels.bias_act_backward(g.reshape(shape), x.reshape(shape), bias, act, slope)
         return gx.reshape(x.shape), gb
 
 
@@ -70,11 +70,11 @@ def gelu(x):
 class Step(Function):
     @staticmethod
     def forward(ctx, x, threshold):
-        return (x >= threshold).astype(x.dtype)
+        return ctx.kernels.cast(ctx.kernels.greater_equal(x, threshold), x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return g * 0  # a step is flat everywhere (undefined at the threshold): no gradient
+        return ctx.kernels.full(g.shape, 0, g.dtype)  # a step is flat everywhere (undefined at the threshold)
 
 
 def step(x, threshold=0.0):
@@ -88,37 +88,35 @@ def step(x, threshold=0.0):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - x.max(axis=axis, keepdims=True)  # stable for large logits
-        out = shifted - ctx.xp.log(ctx.xp.exp(shifted).sum(axis=axis, keepdims=True))
+        out = ctx.kernels.log_softmax(x, axis)  # max-shifted: stable for large logits
         ctx.save(out, axis)
         return out
 
     @staticmethod
     def backward(ctx, g):
         out, axis = ctx.saved  # dL/dx = g - softmax(x) * sum(g)
-        return g - ctx.xp.exp(out) * g.sum(axis=axis, keepdims=True)
+        return ctx.kernels.log_softmax_backward(out, g, axis)
 
 
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        e = ctx.xp.exp(x - x.max(axis=axis, keepdims=True))
-        out = e / e.sum(axis=axis, keepdims=True)
+        out = ctx.kernels.softmax(x, axis)
         ctx.save(out, axis)
         return out
 
     @staticmethod
     def backward(ctx, g):
         s, axis = ctx.saved  # dL/dx = s * (g - sum(g * s))
-        return s * (g - (g * s).sum(axis=axis, keepdims=True))
+        return ctx.kernels.softmax_backward(s, g, axis)
 
 
 def softmax(x, axis=-1):
     """e^{x_i} / sum_j e^{x_j} along `axis` (max-shifted, so large logits do not overflow)."""
-    return Softmax.apply(x, axis=axis)
+    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim, "softmax")[0])
 
 
 def log_softmax(x, axis=-1):
     """x_i - log sum_j e^{x_j} along `axis`, computed stably."""
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim, "log_softmax")[0])
 

@@ -6,7 +6,6 @@
 On cpu: im2col + BLAS in NumPy (gpudl/cpu); on cuda / emu: kernels/conv2d.cu and pool.cu.
 """
 from ..tensor import Function
-from .kernel_impl import impl
 
 
 def _pair(op, name, v, minimum):
@@ -31,15 +30,15 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding):
         ctx.save(x, w, b is not None, stride, padding)
-        return impl(ctx.device).conv2d_forward(ctx.device, x, w, b, stride, padding)
+        return ctx.kernels.conv2d_forward(x, w, b, stride, padding)
 
     @staticmethod
     def backward(ctx, g):
         x, w, has_bias, stride, padding = ctx.saved
-        kernels, need = impl(ctx.device), ctx.needs_input_grad
-        gx = kernels.conv2d_backward_data(ctx.device, g, w, x.shape, stride, padding) if need[0] else None
-        gw = kernels.conv2d_backward_weight(ctx.device, g, x, w.shape, stride, padding) if need[1] else None
-        gb = g.sum(axis=(0, 2, 3)) if has_bias and need[2] else None  # dL/db_o = sum over n, i, j
+        k, need = ctx.kernels, ctx.needs_input_grad
+        gx = k.conv2d_backward_data(g, w, x.shape, stride, padding) if need[0] else None
+        gw = k.conv2d_backward_weight(g, x, w.shape, stride, padding) if need[1] else None
+        gb = k.sum(g, (0, 2, 3)) if has_bias and need[2] else None  # dL/db_o = sum over n, i, j
         return gx, gw, gb
 
 
@@ -62,26 +61,26 @@ def conv2d(x, w, b=None, stride=1, padding=0):
 class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
-        y, argmax = impl(ctx.device).max_pool2d_forward(ctx.device, x, kernel, stride, padding)
+        y, argmax = ctx.kernels.max_pool2d_forward(x, kernel, stride, padding)
         ctx.save(x.shape, argmax, kernel, stride, padding)
         return y
 
     @staticmethod
     def backward(ctx, g):
         shape, argmax, kernel, stride, padding = ctx.saved  # the gradient goes to each window's max
-        return impl(ctx.device).max_pool2d_backward(ctx.device, g, argmax, shape, kernel, stride, padding)
+        return ctx.kernels.max_pool2d_backward(g, argmax, shape, kernel, stride, padding)
 
 
 class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, count_include_pad):
         ctx.save(x.shape, kernel, stride, padding, count_include_pad)
-        return impl(ctx.device).avg_pool2d_forward(ctx.device, x, kernel, stride, padding, count_include_pad)
+        return ctx.kernels.avg_pool2d_forward(x, kernel, stride, padding, count_include_pad)
 
     @staticmethod
     def backward(ctx, g):
         shape, kernel, stride, padding, include = ctx.saved  # each input shares its windows' gradients
-        return impl(ctx.device).avg_pool2d_backward(ctx.device, g, shape, kernel, stride, padding, include)
+        return ctx.kernels.avg_pool2d_backward(g, shape, kernel, stride, padding, include)
 
 
 def _pool_args(op, x, kernel_size, stride, padding):

@@ -8,78 +8,77 @@ from .arithmetic import as_pair, unbroadcast
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
-        y = ctx.xp.exp(x)
+        y = ctx.kernels.exp(x)
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved[0]  # d e^x / dx = e^x
+        return ctx.kernels.mul(g, ctx.saved[0])  # d e^x / dx = e^x
 
 
 class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save(x)
-        return ctx.xp.log(x)
+        return ctx.kernels.log(x)
 
     @staticmethod
     def backward(ctx, g):
-        return g / ctx.saved[0]  # d ln x / dx = 1/x
+        return ctx.kernels.div(g, ctx.saved[0])  # d ln x / dx = 1/x
 
 
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, x):
-        y = ctx.xp.sqrt(x)
+        y = ctx.kernels.sqrt(x)
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return g / (2 * ctx.saved[0])  # d sqrt(x)/dx = 1 / (2 sqrt(x))
+        return ctx.kernels.div(g, ctx.kernels.mul(ctx.saved[0], 2))  # d sqrt(x)/dx = 1 / (2 sqrt(x))
 
 
 class Abs(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save(x)
-        return ctx.xp.abs(x)
+        return ctx.kernels.abs(x)
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.xp.sign(ctx.saved[0])  # d|x|/dx = sign(x), 0 at 0
+        return ctx.kernels.mul(g, ctx.kernels.sign(ctx.saved[0]))  # d|x|/dx = sign(x), 0 at 0
 
 
 class Clip(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save(x, lo, hi)
-        return ctx.xp.clip(x, lo, hi)
+        return ctx.kernels.clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
-        x, lo, hi = ctx.saved  # gradient passes only where x was inside [lo, hi]
-        inside = ctx.xp.ones(x.shape, dtype=bool)
+        (x, lo, hi), k = ctx.saved, ctx.kernels  # gradient passes only where x was inside [lo, hi]
         if lo is not None:
-            inside &= x >= lo
+            g = k.where(k.greater_equal(x, lo), g, 0)
         if hi is not None:
-            inside &= x <= hi
-        return g * inside
+            g = k.where(k.less_equal(x, hi), g, 0)
+        return g
 
 
 class Where(Function):
     @staticmethod
     def forward(ctx, a, b, cond):
-        ctx.save(cond, a.shape, a.dtype, b.shape, b.dtype)
-        return ctx.xp.where(cond, a, b)
+        ctx.save(cond, np.shape(a), getattr(a, "dtype", None), np.shape(b), getattr(b, "dtype", None))
+        return ctx.kernels.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        cond, sa, da, sb, db = ctx.saved
-        zero = ctx.xp.zeros((), dtype=g.dtype)
-        return (unbroadcast(ctx.xp.where(cond, g, zero), sa, da),
-                unbroadcast(ctx.xp.where(cond, zero, g), sb, db))
+        (cond, sa, da, sb, db), k = ctx.saved, ctx.kernels
+        need = ctx.needs_input_grad
+        return (unbroadcast(k, k.where(cond, g, 0), sa, da) if need[0] else None,
+                unbroadcast(k, k.where(cond, 0, g), sb, db) if need[1] else None)
 
 
 def exp(x): return Exp.apply(x)
@@ -101,27 +100,35 @@ def where(cond, a, b):
         raise TypeError(f"where: condition must be bool, got dtype {cond_data.dtype}")
     a, b = as_pair("where", a, b)
     try:
-        np.broadcast_shapes(cond_data.shape, a.shape, b.shape)
+        np.broadcast_shapes(cond_data.shape, np.shape(a), np.shape(b))
     except ValueError:
-        raise ValueError(f"where: shapes {cond_data.shape}, {a.shape}, {b.shape} cannot be broadcast") from None
-    return Where.apply(a, b, cond=a.device.asarray(cond_data))
+        raise ValueError(f"where: shapes {cond_data.shape}, {np.shape(a)}, {np.shape(b)} cannot be broadcast") from None
+    dev = (a if isinstance(a, Tensor) else b).device
+    return Where.apply(a, b, cond=cond_data if isinstance(cond, Tensor) else dev.asarray(cond_data))
+
+
+def _data(v):
+    return v.data if isinstance(v, Tensor) else v
 
 
 def maximum(a, b):
     """Elementwise max; on ties the gradient goes to `a`."""
     a, b = as_pair("maximum", a, b)
-    return where(a.data >= b.data, a, b)
+    dev = (a if isinstance(a, Tensor) else b).device
+    return where(Tensor._wrap(dev.kernels.greater_equal(_data(a), _data(b)), dev), a, b)
 
 
 def minimum(a, b):
     """Elementwise min; on ties the gradient goes to `a`."""
     a, b = as_pair("minimum", a, b)
-    return where(a.data <= b.data, a, b)
+    dev = (a if isinstance(a, Tensor) else b).device
+    return where(Tensor._wrap(dev.kernels.less_equal(_data(a), _data(b)), dev), a, b)
 
 
 def compare(a, b, name):
     """`a <op> b` as a bool tensor (no gradient)."""
     a, b = as_pair(name, a, b)
-    if a.device != b.device:
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.device != b.device:
         raise RuntimeError(f"{name}: tensors are on different devices: {a.device} and {b.device}")
-    return Tensor._wrap(getattr(a.device.xp, name)(a.data, b.data), a.device)
+    dev = (a if isinstance(a, Tensor) else b).device
+    return Tensor._wrap(getattr(dev.kernels, name)(_data(a), _data(b)), dev)

@@ -6,24 +6,23 @@
 """
 import numpy as np
 
-from ..creation import generator
-from ..tensor import Function, Tensor, no_grad
+from ..creation import rng_state
+from ..tensor import Function
 
 
 class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save(x, w)
-        y = x @ w.T
-        return y if b is None else y + b
+        return ctx.kernels.matmul(x, w.T, bias=b)  # one GEMM with the bias in its epilogue
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved  # dL/dx = g W,  dL/dW = g^T x (contiguous, like W),  dL/db = sum_n g
+        (x, w), k = ctx.saved, ctx.kernels  # dL/dx = g W,  dL/dW = g^T x (contiguous, like W),  dL/db = sum_n g
         need = ctx.needs_input_grad
-        gx = g @ w if need[0] else None
-        gw = g.T @ x if need[1] else None
-        gb = g.sum(axis=0) if need[2] else None
+        gx = k.matmul(g, w) if need[0] else None
+        gw = k.matmul(g.T, x) if need[1] else None
+        gb = k.sum(g, (0,)) if need[2] else None
         return gx, gw, gb
 
 
@@ -41,19 +40,48 @@ def linear(x, w, b=None):
     return Linear.apply(x, w, b)
 
 
+class Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        y, mask = ctx.kernels.dropout_forward(x, p, rng_state(ctx.device))
+        ctx.save(mask)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.kernels.mul(g, ctx.saved[0])  # dL/dx = m / (1 - p) * g
+
+
 def dropout(x, p=0.5, training=True):
-    """Zero each element with probability p and scale the survivors by 1/(1 - p); identity in eval."""
+    """Zero each element with probability p and scale the survivors by 1/(1 - p); identity in eval.
+
+    The mask comes from the counter-based generator (gd.manual_seed seeds it): the same seed gives
+    the same masks on cpu, emu and cuda."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    keep = generator(x.device).random(x.shape, dtype=np.float32) >= p
-    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * Tensor._wrap(mask, x.device)
+    return Dropout.apply(x, p=float(p))
+
+
+class BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        y, mean, invstd = ctx.kernels.batch_norm_forward(x, weight, bias, running_mean, running_var, training,
+                                                         momentum, eps)
+        ctx.save(x, weight, mean, invstd, training)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, invstd, training = ctx.saved
+        gx, gw, gb = ctx.kernels.batch_norm_backward(g, x, weight, mean, invstd, training)
+        need = ctx.needs_input_grad
+        return (gx if need[0] else None), (gw if need[1] else None), (gb if need[2] else None)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
-    """Normalise each channel (axis 1) of (N, C) or (N, C, H, W) input.
+    """Normalise each channel (axis 1) of (N, C) or (N, C, H, W) input, in one kernel each way.
 
     Training uses the batch's mean and biased variance, and updates the running statistics
     in place: r <- (1 - momentum) r + momentum * s, with the unbiased variance (PyTorch's rule).
@@ -62,27 +90,13 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     if x.ndim not in (2, 4):
         raise ValueError(f"batch_norm: expected (N, C) or (N, C, H, W) input, got shape {x.shape}")
     channels = x.shape[1]
-    if running_mean is not None and running_mean.shape != (channels,):
-        raise ValueError(f"batch_norm: running_mean shape {running_mean.shape} does not match {channels} channels")
-    axes = (0,) if x.ndim == 2 else (0, 2, 3)
-    shape = (1, channels) + (1,) * (x.ndim - 2)
-    if training:
-        n = x.size // channels
-        if n < 2:
-            raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
-        mean = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, keepdims=True)
-        if running_mean is not None:
-            with no_grad():
-                running_mean.data *= 1 - momentum
-                running_mean.data += momentum * mean.data.reshape(channels)
-                running_var.data *= 1 - momentum
-                running_var.data += momentum * var.data.reshape(channels) * (n / (n - 1))
-    else:
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    y = (x - mean) / (var + eps).sqrt()
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ValueError(f"batch_norm: {name} shape {t.shape} does not match {channels} channels")
+    if training and x.size // channels < 2:
+        raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+    raw = [None if t is None else t.data for t in (running_mean, running_var)]
+    return BatchNorm.apply(x, weight, bias, *raw, training=training, momentum=momentum, eps=eps)

@@ -8,7 +8,6 @@
 """
 import numpy as np
 
-from ..backend import to_numpy
 from ..tensor import Function, Tensor
 from .activation import log_softmax
 
@@ -30,9 +29,8 @@ def _check_labels(op, logits, labels):
         raise ValueError(f"{op}: expected input (N, C) and labels (N,), got {logits.shape} and {labels.shape}")
     if labels.device != logits.device:
         raise RuntimeError(f"{op}: input is on {logits.device} but labels are on {labels.device}")
-    if labels.size:
-        xp = labels.device.xp  # one device-to-host copy for both bounds
-        lo, hi = to_numpy(xp.stack((labels.data.min(), labels.data.max()))).tolist()
+    if labels.size and not labels.device.uses_kernels:  # on kernel devices the kernel marks bad rows NaN
+        lo, hi = int(labels.data.min()), int(labels.data.max())
         if lo < 0 or hi >= logits.shape[1]:
             raise ValueError(f"{op}: labels must lie in [0, {logits.shape[1]}), got range [{lo}, {hi}]")
 
@@ -47,22 +45,21 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, z, labels, smoothing):
-        xp = ctx.xp
-        shifted = z - z.max(axis=1, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        q = xp.full(z.shape, smoothing / z.shape[1], dtype=z.dtype)
-        q[xp.arange(z.shape[0]), labels] += 1 - smoothing
-        ctx.save(logp, q)
-        return -(q * logp).sum(axis=1)
+        loss, logp = ctx.kernels.cross_entropy_forward(z, labels, smoothing)
+        ctx.save(logp, labels, smoothing)
+        return loss
 
     @staticmethod
     def backward(ctx, g):
-        logp, q = ctx.saved  # dJ/dz = softmax(z) - q
-        return (ctx.xp.exp(logp) - q) * g[:, None], None
+        logp, labels, smoothing = ctx.saved  # dJ/dz = softmax(z) - q
+        return ctx.kernels.cross_entropy_backward(logp, labels, g, smoothing), None
 
 
 def cross_entropy(logits, labels, reduction="mean", label_smoothing=0.0):
-    """Softmax + negative log-likelihood in one stable step; labels are class indices."""
+    """Softmax + negative log-likelihood in one stable step; labels are class indices.
+
+    Labels outside [0, C) raise ValueError on cpu; on cuda / emu they are checked inside the kernel
+    (no host sync), which makes that sample's loss NaN — and `fit` stops on a NaN loss."""
     _check_labels("cross_entropy", logits, labels)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -72,7 +69,7 @@ def cross_entropy(logits, labels, reduction="mean", label_smoothing=0.0):
 def nll_loss(log_probs, labels, reduction="mean"):
     """-log p_y given log-probabilities (e.g. from log_softmax)."""
     _check_labels("nll_loss", log_probs, labels)
-    rows = Tensor._wrap(log_probs.device.xp.arange(labels.shape[0]), log_probs.device)
+    rows = log_probs.device.asarray(np.arange(labels.shape[0]))
     return _reduce("nll_loss", -log_probs[rows, labels], reduction)
 
 
@@ -83,41 +80,48 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce("mse_loss", diff * diff, reduction)
 
 
+def _check_probabilities(op, what, t):
+    """ValueError unless every value lies in [0, 1] (read on the host: a sync on kernel devices)."""
+    if t.size:
+        lo, hi = t.min().item(), t.max().item()
+        if not (0 <= lo and hi <= 1):
+            raise ValueError(f"{op}: {what} must lie in [0, 1], got range [{lo}, {hi}]")
+
+
 class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, y):
-        xp = ctx.xp
-        if ((p < 0) | (p > 1)).any():
-            raise ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]")
+        k = ctx.kernels
         ctx.save(p, y)
         with np.errstate(divide="ignore"):  # log 0 = -inf, then clamped to -100 as in PyTorch
-            log_p, log_1mp = xp.maximum(xp.log(p), -100), xp.maximum(xp.log(1 - p), -100)
-        return -(y * log_p + (1 - y) * log_1mp)
+            log_p, log_1mp = k.maximum(k.log(p), -100), k.maximum(k.log(k.sub(1, p)), -100)
+        return k.neg(k.add(k.mul(y, log_p), k.mul(k.sub(1, y), log_1mp)))
 
     @staticmethod
     def backward(ctx, g):
-        p, y = ctx.saved  # dJ/dp = (p - y) / (p (1 - p)), denominator clamped at 1e-12
-        return g * (p - y) / ctx.xp.maximum(p * (1 - p), 1e-12), None
+        (p, y), k = ctx.saved, ctx.kernels  # dJ/dp = (p - y) / (p (1 - p)), denominator clamped at 1e-12
+        return k.div(k.mul(g, k.sub(p, y)), k.maximum(k.mul(p, k.sub(1, p)), 1e-12)), None
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
     """-(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]."""
     _check_same_shape("binary_cross_entropy", input, target)
+    _check_probabilities("binary_cross_entropy", "input probabilities", input)
     return _reduce("binary_cross_entropy", BinaryCrossEntropy.apply(input, target), reduction)
 
 
 class BCEWithLogits(Function):
     @staticmethod
     def forward(ctx, z, y):
-        xp = ctx.xp
+        k = ctx.kernels
         ctx.save(z, y)
-        return xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
+        return k.add(k.sub(k.maximum(z, 0), k.mul(z, y)), k.log1p(k.exp(k.neg(k.abs(z)))))
 
     @staticmethod
     def backward(ctx, g):
-        z, y = ctx.saved  # dJ/dz = sigmoid(z) - y
-        sig = (ctx.xp.tanh(z * 0.5) + 1) * 0.5
-        return g * (sig - y), (g * -z if ctx.needs_input_grad[1] else None)
+        (z, y), k = ctx.saved, ctx.kernels  # dJ/dz = sigmoid(z) - y,  dJ/dy = -z
+        sig = k.mul(k.add(k.tanh(k.mul(z, 0.5)), 1), 0.5)
+        return k.mul(g, k.sub(sig, y)), (k.mul(g, k.neg(z)) if ctx.needs_input_grad[1] else None)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):

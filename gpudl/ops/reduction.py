@@ -15,17 +15,25 @@ def normalize_axis(axis, ndim, op):
     return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
 
 
+def _expand(xp, g, axes, keepdims, shape):
+    """g (reduced over `axes`) as a broadcast view of `shape`: re-insert the reduced axes (views only)."""
+    g = g if keepdims else xp.expand_dims(g, axes)
+    return xp.broadcast_to(g, shape)
+
+
 class Sum(Function):
+    """sum, and mean as sum scaled by 1/n: one launch each way."""
+
     @staticmethod
-    def forward(ctx, x, axes, keepdims):
-        ctx.save(x.shape, axes, keepdims)
-        return x.sum(axis=axes, keepdims=keepdims)
+    def forward(ctx, x, axes, keepdims, scale):
+        ctx.save(x.shape, axes, keepdims, scale)
+        return ctx.kernels.sum(x, axes, keepdims, scale)
 
     @staticmethod
     def backward(ctx, g):
-        shape, axes, keepdims = ctx.saved  # d(sum x)/dx_i = 1
-        g = g if keepdims else ctx.xp.expand_dims(g, axes)  # re-insert reduced axes
-        return ctx.xp.broadcast_to(g, shape).copy()
+        shape, axes, keepdims, scale = ctx.saved  # d(s * sum x)/dx_i = s
+        spread = _expand(ctx.xp, g, axes, keepdims, shape)
+        return ctx.kernels.copy(spread) if scale == 1 else ctx.kernels.mul(spread, scale)
 
 
 class Extreme(Function):
@@ -33,16 +41,16 @@ class Extreme(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims, largest):
-        out = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
+        out = (ctx.kernels.max if largest else ctx.kernels.min)(x, axes, keepdims=True)
         ctx.save(x, out, axes, keepdims)
-        return out if keepdims else out.squeeze(axis=axes)
+        return out if keepdims else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
 
     @staticmethod
     def backward(ctx, g):
-        x, out, axes, keepdims = ctx.saved
+        (x, out, axes, keepdims), k = ctx.saved, ctx.kernels
         g = g if keepdims else ctx.xp.expand_dims(g, axes)
-        mask = (x == out).astype(x.dtype)
-        return mask * g / mask.sum(axis=axes, keepdims=True)
+        mask = k.cast(k.equal(x, out), x.dtype)
+        return k.mul(mask, k.div(g, k.sum(mask, axes, keepdims=True)))
 
 
 def _axes(x, axis, op):
@@ -50,7 +58,7 @@ def _axes(x, axis, op):
 
 
 def sum(x, axis=None, keepdims=False):
-    return Sum.apply(x, axes=_axes(x, axis, "sum"), keepdims=keepdims)
+    return Sum.apply(x, axes=_axes(x, axis, "sum"), keepdims=keepdims, scale=1)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -59,7 +67,7 @@ def mean(x, axis=None, keepdims=False):
     n = 1
     for a in axes:
         n *= x.shape[a]
-    return sum(x, axes, keepdims) / n
+    return Sum.apply(x, axes=axes, keepdims=keepdims, scale=1.0 / n)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -82,4 +90,6 @@ def min(x, axis=None, keepdims=False):
 
 def argmax(x, axis=None):
     """Index of the largest element (no gradient)."""
-    return Tensor._wrap(x.data.argmax(axis=axis), x.device)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim, "argmax")[0]
+    return Tensor._wrap(x.device.kernels.argmax(x.data, axis), x.device)

@@ -2,22 +2,29 @@
 These only move numbers, so each backward moves the gradient back the same way."""
 import numpy as np
 
+from .. import backend
 from ..tensor import Function, Tensor
+from .arithmetic import unbroadcast
 
 
 def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
+def _reshaped(kernels, x, shape):
+    """A reshape that is always a view: a non-contiguous input is first copied by a kernel."""
+    return (x if x.flags.c_contiguous else kernels.copy(x)).reshape(shape)
+
+
 class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.save(x.shape)
-        return x.reshape(shape)
+        return _reshaped(ctx.kernels, x, shape)
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.saved[0])
+        return _reshaped(ctx.kernels, g, ctx.saved[0])
 
 
 class Transpose(Function):
@@ -39,27 +46,27 @@ class BroadcastTo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .arithmetic import unbroadcast
-        return unbroadcast(g, *ctx.saved)
+        return unbroadcast(ctx.kernels, g, *ctx.saved)
 
 
 class Concat(Function):
     @staticmethod
     def forward(ctx, *xs, axis):
-        ctx.save(axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
-        return ctx.xp.concatenate(xs, axis=axis)
+        ctx.save(axis, [x.shape[axis] for x in xs])
+        return ctx.kernels.concat(xs, axis)
 
     @staticmethod
     def backward(ctx, g):
-        axis, splits = ctx.saved
-        return tuple(ctx.xp.split(g, splits, axis=axis))
+        axis, sizes = ctx.saved  # each input's gradient is its slab of g (a view)
+        starts = np.cumsum([0] + sizes[:-1])
+        return tuple(g[(slice(None),) * axis + (slice(int(a), int(a) + n),)] for a, n in zip(starts, sizes))
 
 
 class Pad(Function):
     @staticmethod
     def forward(ctx, x, pad_width, value):
         ctx.save(tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape)))
-        return ctx.xp.pad(x, pad_width, constant_values=value)
+        return ctx.kernels.pad(x, pad_width, value)
 
     @staticmethod
     def backward(ctx, g):
@@ -67,16 +74,27 @@ class Pad(Function):
 
 
 class GetItem(Function):
+    """Basic indexing (a view) followed, when there are index arrays, by a gather on the leading axes."""
+
     @staticmethod
-    def forward(ctx, x, index):
-        ctx.save(x.shape, index)
-        return x[index]
+    def forward(ctx, x, basic, arrays):
+        view = x[basic]
+        ctx.save(x.shape, x.dtype, basic, arrays, view.shape)
+        if arrays is None:
+            return view
+        return ctx.kernels.take(view, arrays)
 
     @staticmethod
     def backward(ctx, g):
-        shape, index = ctx.saved  # scatter-add: repeated indices accumulate
-        grad = ctx.xp.zeros(shape, dtype=g.dtype)
-        ctx.xp.add.at(grad, index, g)
+        shape, dtype, basic, arrays, view_shape = ctx.saved
+        k = ctx.kernels
+        grad = k.full(shape, 0, dtype)
+        if arrays is None:
+            k.copy(g, out=grad[basic])
+            return grad
+        part = k.full(view_shape, 0, dtype)
+        k.index_add(part, arrays, g)  # scatter-add: repeated indices accumulate
+        k.copy(part, out=grad[basic])
         return grad
 
 
@@ -84,14 +102,25 @@ class To(Function):
     @staticmethod
     def forward(ctx, x, device, dtype):
         ctx.save(ctx.device, x.dtype)
-        ctx.device = device  # the result lives on the target device
-        with device.activate():
-            return device.asarray(x, dtype=dtype)
+        ctx.device_from, ctx.device = ctx.device, device  # the result lives on the target device
+        return _moved(ctx.device_from, device, x, dtype)
 
     @staticmethod
     def backward(ctx, g):
         source, dtype = ctx.saved
-        return source.asarray(g, dtype=dtype)
+        return _moved(ctx.device, source, g, dtype)
+
+
+def _moved(source, target, a, dtype):
+    """`a` on `target` as `dtype`: a cast kernel on one device, else a transfer (a host sync when it
+    leaves a kernel device for the host; the profiler counts it)."""
+    if source == target:
+        return a if dtype is None or a.dtype == dtype else target.kernels.cast(a, dtype)
+    if source.uses_kernels and not target.uses_kernels:
+        from .. import profiler
+        profiler.sync("to", a.shape)
+    with target.activate():
+        return target.asarray(a, dtype=dtype)
 
 
 def reshape(x, *shape):
@@ -157,17 +186,80 @@ def pad(x, pad_width, value=0.0):
 
 
 def getitem(x, index):
-    """Basic slicing, integer-array indexing (repeated indices accumulate) and bool masks."""
-    def raw(i):
-        if isinstance(i, Tensor):
-            if i.device != x.device:
-                raise RuntimeError(f"getitem: index is on {i.device} but the tensor is on {x.device}")
-            return i.data
-        if isinstance(i, (list, np.ndarray)):
-            return x.device.asarray(i)
-        return i
-    index = tuple(raw(i) for i in index) if isinstance(index, tuple) else raw(index)
-    try:
-        return GetItem.apply(x, index=index)
-    except IndexError as e:
-        raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+    """Basic slicing, integer-array indexing (repeated indices accumulate) and bool masks.
+
+    Index arrays must be next to each other and come first, or after full slices `:` only
+    (x[idx], x[rows, cols], x[:, idx], x[idx, 1:3]).  Their range is checked on the host: free for
+    lists and NumPy arrays, a host sync for a Tensor index on a kernel device (as is a bool mask there).
+    """
+    items = list(index) if isinstance(index, tuple) else [index]
+    if not any(_is_array_index(v) for v in items):
+        try:
+            return GetItem.apply(x, basic=index, arrays=None)
+        except IndexError as e:
+            raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+    items, positions = _advanced(x, items)
+    first, count = positions[0], len(positions)
+    if positions != list(range(first, first + count)) or any(v != slice(None) for v in items[:first]):
+        raise IndexError(f"getitem: index arrays must be adjacent and preceded only by full slices ':' "
+                         f"(tensor shape {x.shape})")
+    arrays = tuple(items[first:first + count])
+    rest = tuple(items[first + count:])
+    # move the indexed axes to the front (a view), gather there, move the result's axes back
+    order = tuple(range(first, first + count)) + tuple(range(first)) + tuple(range(first + count, x.ndim))
+    moved = Transpose.apply(x, axes=order) if first else x
+    out = GetItem.apply(moved, basic=(slice(None),) * (count + first) + rest, arrays=arrays)
+    if first:
+        lead = out.ndim - (x.ndim - count)  # the axes of the broadcast index shape
+        back = tuple(range(lead, lead + first)) + tuple(range(lead)) + tuple(range(lead + first, out.ndim))
+        out = Transpose.apply(out, axes=back)
+    return out
+
+
+def _is_array_index(v):
+    return isinstance(v, (Tensor, list, np.ndarray)) or hasattr(v, "__cuda_array_interface__")
+
+
+def _advanced(x, items):
+    """Items with every index array (bool masks as their nonzero positions, integers as 0-d arrays,
+    NumPy's rule next to arrays) checked against its axis and placed on x's device as int64;
+    returns (items, positions of the index arrays)."""
+    out, positions, axis = [], [], 0
+    for v in items:
+        if v is None or v is Ellipsis:
+            raise IndexError(f"getitem: None and ... cannot be combined with index arrays (tensor shape {x.shape})")
+        if not _is_array_index(v) and not isinstance(v, (int, np.integer)):
+            out.append(v)
+            axis += 1
+            continue
+        host = _host_index(x, v)
+        if host.dtype != np.bool_ and not np.issubdtype(host.dtype, np.integer):
+            raise IndexError(f"getitem: index arrays must be integer or bool, got dtype {host.dtype}")
+        if host.dtype == np.bool_:
+            if host.shape != x.shape[axis:axis + host.ndim]:
+                raise IndexError(f"getitem: bool mask of shape {host.shape} does not match axes {axis}.. of "
+                                 f"tensor shape {x.shape}")
+            parts = np.nonzero(host)
+        else:
+            parts = (host,)
+        for a in parts:
+            if axis >= x.ndim:
+                raise IndexError(f"getitem: too many indices for a tensor of shape {x.shape}")
+            n = x.shape[axis]
+            if a.size and (a.min() < -n or a.max() >= n):
+                bad = a.max() if a.max() >= n else a.min()
+                raise IndexError(f"getitem: index {bad} is out of bounds for axis {axis} with size {n} "
+                                 f"(tensor shape {x.shape})")
+            positions.append(len(out))
+            out.append(x.device.asarray(np.asarray(a, dtype=np.int64)))
+            axis += 1
+    return out, positions
+
+
+def _host_index(x, v):
+    """An index's values on the host (for a Tensor on a kernel device, a sync: the profiler counts it)."""
+    if isinstance(v, Tensor):
+        if v.device != x.device:
+            raise RuntimeError(f"getitem: index is on {v.device} but the tensor is on {x.device}")
+        return v._host("getitem index")
+    return np.asarray(backend.to_numpy(v) if hasattr(v, "__cuda_array_interface__") else v)

@@ -1,24 +1,42 @@
 """The Optimizer base class: parameter groups, per-parameter state, step, and state dicts.
 
 An optimizer walks over parameters θ with gradients g_t = ∇J(θ_t) and applies an update
-rule θ_{t+1} = θ_t − (something built from g_1..g_t), in place, on the parameter's own
-device. Subclasses write only `update(p, g, state, group, xp)` on raw arrays.
+rule θ_{t+1} = θ_t − (something built from g_1..g_t), in place, on the parameters' device.
 
     params         an iterable of Tensors, or of dicts {'params': [...], 'lr': ..., ...}
                    (parameter groups; a group's keys override the optimizer's defaults)
     param_groups   list of dicts, each with 'params' and every hyperparameter
-    state[p]       dict of per-parameter buffers (e.g. 'exp_avg', 'step'), keyed by the Tensor
+    state[p]       dict of p's state buffers (e.g. 'exp_avg'), keyed by the Tensor
+
+Multi-tensor steps.  The base class keeps each group in flat buffers (gpudl/optim/flat.py,
+made at the group's first step): all parameters in one buffer P (each Tensor's `.data` is
+re-pointed at its slice, so arrays taken from `p.data` before are stale), all gradients in
+one buffer G, each kind of state in one flat buffer (`state[p][name]` is p's view into it),
+and the step count t and learning rate η in 1-element device buffers.  One `step()` of a
+group is: copies of the gradients that are not in G yet, one `optim_tick` launch (t ← t + 1;
+plain SGD needs none), and one update launch over each run of consecutive parameters that
+have gradients (the subclass's table function, e.g. `device.kernels.adam_step`).  η is
+rewritten on the device only when `group['lr']` changed.  No host syncs.  The cpu device runs
+the same flat updates in NumPy.
+
+A group's step count advances once per step() for the whole group (parameters without a
+gradient are skipped, as in PyTorch, but do not get a count of their own: a parameter that
+first gets a gradient at the group's step t is bias-corrected with that t).  Subclasses
+name their state buffers (`buffers`) and call their table function (`update`).
 
 `state_dict()` is flat, with dotted names and only NumPy host arrays and Python scalars,
-so it fits an `.npz` file. Parameters are numbered by position across all groups:
+so it fits an `.npz` file. Parameters are numbered by position across all groups; `step`
+is the group's device counter read back (a host sync):
 
     param_groups.0.lr = 0.001        param_groups.0.params = array([0, 1])
     param_groups.0.betas = array([0.9, 0.999])     state.1.exp_avg = array(...)
+    state.1.step = 3
 """
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, no_grad
+from .flat import FlatGroup, common_placement
 
 # hyperparameter -> (is it valid?, what it must be); checked for every group
 _RULES = {
@@ -44,9 +62,10 @@ def _plain(value):
 
 
 class Optimizer:
-    """Base class. Subclasses pass their defaults and implement `update`."""
+    """Base class. Subclasses pass their defaults and implement `buffers` and `update`."""
 
     _scalar_state = ("step",)  # state entries that are Python numbers, not arrays
+    counts_steps = True        # whether state dicts carry 'step' (SGD's do not)
 
     def __init__(self, params, defaults):
         name = type(self).__name__
@@ -56,7 +75,7 @@ class Optimizer:
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
         self.defaults = {k: _plain(v) for k, v in defaults.items()}
-        self.param_groups, self.state = [], {}
+        self.param_groups, self.state, self._flats = [], {}, {}
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
 
@@ -80,6 +99,7 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than one place")
             seen.add(id(p))
+        common_placement(params, f"{name}: parameter group {len(self.param_groups)}")
         group = {**self.defaults, **{k: _plain(v) for k, v in group.items() if k != "params"}, "params": params}
         self.check_hyperparameters(group)
         self.param_groups.append(group)
@@ -103,16 +123,49 @@ class Optimizer:
         """One update of every parameter that has a gradient; `closure` re-evaluates the loss."""
         loss = closure() if closure is not None else None
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    with p.device.activate():
-                        self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group, p.device.xp)
+            for gi, group in enumerate(self.param_groups):
+                self._step_group(self._flat(gi), group)
         return loss
 
-    def update(self, p, g, state, group, xp):
-        """Change the raw array `p` in place from its gradient `g` (subclasses)."""
+    def _flat(self, gi):
+        """Group gi's flat buffers, made on first use."""
+        if gi not in self._flats:
+            group = self.param_groups[gi]
+            self._flats[gi] = FlatGroup(group["params"], f"{type(self).__name__}: parameter group {gi}")
+        return self._flats[gi]
+
+    def _step_group(self, flat, group):
+        """Gradients into G, then one tick and one update launch per run (none without gradients)."""
+        with flat.device.activate():
+            flat.sync_params()
+            runs, stepped = flat.gather()
+            if not runs:
+                return
+            state = {name: flat.buffer(name, initial) for name, initial in self.buffers(group).items()}
+            flat.set_lr(group["lr"])
+            if self.ticks(group):
+                flat.tick()
+            for start, count in runs:
+                self.update(flat, state, group, start, count)
+        for i in stepped:
+            views = self.state.setdefault(flat.params[i], {})
+            for name in flat.state:
+                if name not in views:
+                    views[name] = flat.view(name, i)
+
+    def buffers(self, group):
+        """{state buffer name: initial value} that `group`'s hyperparameters need (subclasses)."""
+        raise NotImplementedError
+
+    def ticks(self, group):
+        """Whether a step of `group` advances its step counter (the update reads t)."""
+        return True
+
+    def update(self, flat, state, group, start, count):
+        """Launch the update of flat.P[start:start + count] from flat.G (subclasses).
+
+        `state` maps each name from `buffers(group)` to its flat buffer; flat.lr and flat.step
+        are the device's η and t."""
         raise NotImplementedError
 
     # ---- saving and resuming -----------------------------------------------------------
@@ -120,8 +173,10 @@ class Optimizer:
         """Flat {dotted name: NumPy host array or Python scalar}, ready for `np.savez`."""
         params = self._params()
         position = {id(p): i for i, p in enumerate(params)}
-        out = {}
+        out, steps = {}, {}
         for gi, group in enumerate(self.param_groups):
+            if gi in self._flats and self.counts_steps:
+                steps.update(dict.fromkeys(map(id, group["params"]), self._flats[gi].read_step()))
             for key, value in group.items():
                 if key == "params":
                     value = np.array([position[id(p)] for p in value], dtype=np.int64)
@@ -129,12 +184,14 @@ class Optimizer:
                     value = np.array(value)
                 out[f"param_groups.{gi}.{key}"] = value
         for i, p in enumerate(params):
+            if p in self.state and self.counts_steps:
+                out[f"state.{i}.step"] = steps[id(p)]
             for key, value in self.state.get(p, {}).items():
-                out[f"state.{i}.{key}"] = value if key in self._scalar_state else np.array(backend.to_numpy(value))
+                out[f"state.{i}.{key}"] = np.array(backend.to_numpy(value))
         return out
 
     def load_state_dict(self, state_dict):
-        """Restore hyperparameters and buffers (onto each parameter's device and dtype).
+        """Restore hyperparameters and buffers: written into the flat buffers, on the parameters' device.
 
         Raises ValueError listing every mismatch by name: unknown keys, a different number
         of groups or of parameters in a group, a buffer whose shape differs from its parameter's.
@@ -154,8 +211,11 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             group.update({k: _plain(v) for k, v in groups[gi].items() if k != "params"})
             self.check_hyperparameters(group)
-        params = self._params()
-        self.state = {params[i]: self._restore(params[i], saved) for i, saved in states.items()}
+        self.state, first = {}, 0
+        for gi, group in enumerate(self.param_groups):
+            count = len(group["params"])
+            self._restore(gi, group, {i - first: states[i] for i in range(first, first + count) if i in states})
+            first += count
 
     def _mismatches(self, groups, states):
         """Names of everything in the parsed state dict that does not fit these parameters."""
@@ -179,11 +239,23 @@ class Optimizer:
                                     f"parameter {i} of shape {params[i].shape}")
         return problems
 
-    def _restore(self, p, saved):
-        """One parameter's state from host values: scalars as Python numbers, buffers on p's device."""
-        return {key: _plain(value) if key in self._scalar_state
-                else p.device.asarray(np.array(backend.to_numpy(value), dtype=p.dtype))
-                for key, value in saved.items()}
+    def _restore(self, gi, group, saved):
+        """Group gi's state from host values {index in group: {name: value}}: every state buffer
+        back to its initial value, then the saved ones written into the views; t = the saved step."""
+        flat = self._flat(gi)
+        initials = self.buffers(group)
+        with flat.device.activate():
+            flat.sync_params()
+            flat.reset(initials)
+            steps = [int(_plain(v["step"])) for v in saved.values() if "step" in v]
+            flat.write_step(max(steps) if steps else int(any(saved.values())))  # SGD: past its first step
+            for i, values in saved.items():
+                views = self.state[flat.params[i]] = {}
+                for name, value in values.items():
+                    if name not in self._scalar_state:
+                        flat.buffer(name, initials.get(name, 0))
+                        flat.load(name, i, value)
+                        views[name] = flat.view(name, i)
 
     def __repr__(self):
         groups = "\n".join(f"  group {i}: " + ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")

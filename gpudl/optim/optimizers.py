@@ -2,20 +2,16 @@
 
 Notation: θ parameters, g_t = ∇J(θ_t) the gradient at step t = 1, 2, ..., η learning rate,
 λ weight decay, ε a small constant keeping divisions finite. Squares, square roots and
-divisions of vectors are elementwise. `update` gets raw arrays of the parameter's device
-(`xp` is numpy or cupy) and changes `p` in place, so its dtype never changes.
+divisions of vectors are elementwise. Each optimizer names its state buffers (`buffers`:
+name -> initial value) and launches its multi-tensor table function (`update`: one call per
+run of a group's flat buffers, see gpudl/optim/optimizer.py), which changes the parameters
+in place, so their dtype never changes.  The math runs in gpudl/cpu/optim.py (cpu) and
+kernels/optim.cu (cuda, emu).
 
 L2 weight decay (every optimizer but AdamW) adds λθ to the gradient first:
     g_t ← g_t + λ θ_t,  i.e. the gradient of J(θ) + (λ/2)‖θ‖².
 """
-import math
-
 from .optimizer import Optimizer
-
-
-def _l2(g, p, weight_decay):
-    """g + λθ (a new array; the parameter's .grad is never modified)."""
-    return g + weight_decay * p if weight_decay else g
 
 
 class SGD(Optimizer):
@@ -31,6 +27,9 @@ class SGD(Optimizer):
     when η changes (a scheduler): there old velocity keeps the old η. Nesterov in the
     textbook form evaluates the gradient at the look-ahead point θ + μ v; PyTorch's
     g + μ v is the usual rewrite in terms of the current θ.
+
+    v_1 = g_1 happens at the group's first step with momentum (its device step counter,
+    advanced only when μ ≠ 0, reads 1); the state dict holds the momentum buffers alone.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
@@ -43,18 +42,17 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: invalid nesterov=True with momentum={group['momentum']} and "
                              f"dampening={group['dampening']}: Nesterov needs momentum > 0 and dampening = 0")
 
-    def update(self, p, g, state, group, xp):
-        mu = group["momentum"]
-        g = _l2(g, p, group["weight_decay"])
-        if mu:
-            v = state.get("momentum_buffer")
-            if v is None:
-                v = state["momentum_buffer"] = xp.array(g, dtype=p.dtype)  # v_1 = g_1
-            else:
-                v *= mu
-                v += (1 - group["dampening"]) * g
-            g = g + mu * v if group["nesterov"] else v
-        p -= group["lr"] * g
+    counts_steps = False  # PyTorch's SGD state is the momentum buffer alone
+
+    def buffers(self, group):
+        return {"momentum_buffer": 0} if group["momentum"] else {}
+
+    def ticks(self, group):
+        return bool(group["momentum"])  # t == 1 marks v_1 = g_1
+
+    def update(self, flat, state, group, start, count):
+        flat.kernels.sgd_step(flat.P, flat.G, state.get("momentum_buffer"), flat.lr, flat.step, group["momentum"],
+                              group["dampening"], group["weight_decay"], group["nesterov"], start, count)
 
 
 class Adagrad(Optimizer):
@@ -69,14 +67,12 @@ class Adagrad(Optimizer):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))
 
-    def update(self, p, g, state, group, xp):
-        if "sum" not in state:
-            state["step"], state["sum"] = 0, xp.full_like(p, group["initial_accumulator_value"])
-        state["step"] += 1
-        g = _l2(g, p, group["weight_decay"])
-        state["sum"] += g * g
-        lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        p -= lr_t * g / (xp.sqrt(state["sum"]) + group["eps"])
+    def buffers(self, group):
+        return {"sum": group["initial_accumulator_value"]}
+
+    def update(self, flat, state, group, start, count):
+        flat.kernels.adagrad_step(flat.P, flat.G, state["sum"], flat.lr, flat.step, group["lr_decay"],
+                                  group["weight_decay"], group["eps"], start, count)
 
 
 class RMSprop(Optimizer):
@@ -94,27 +90,14 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
-    def update(self, p, g, state, group, xp):
-        alpha, mu = group["alpha"], group["momentum"]
-        if "square_avg" not in state:
-            state["step"], state["square_avg"] = 0, xp.zeros_like(p)
-        state["step"] += 1
-        g = _l2(g, p, group["weight_decay"])
-        v = state["square_avg"]
-        v *= alpha
-        v += (1 - alpha) * g * g
-        if group["centered"]:
-            mean = state.setdefault("grad_avg", xp.zeros_like(p))
-            mean *= alpha
-            mean += (1 - alpha) * g
-            v = v - mean * mean
-        scaled = g / (xp.sqrt(v) + group["eps"])
-        if mu > 0:
-            b = state.setdefault("momentum_buffer", xp.zeros_like(p))
-            b *= mu
-            b += scaled
-            scaled = b
-        p -= group["lr"] * scaled
+    def buffers(self, group):
+        names = ["square_avg"] + ["grad_avg"] * group["centered"] + ["momentum_buffer"] * (group["momentum"] > 0)
+        return dict.fromkeys(names, 0)
+
+    def update(self, flat, state, group, start, count):
+        flat.kernels.rmsprop_step(flat.P, flat.G, state["square_avg"], state.get("grad_avg"),
+                                  state.get("momentum_buffer"), flat.lr, group["alpha"], group["eps"],
+                                  group["weight_decay"], group["momentum"], group["centered"], start, count)
 
 
 class Adadelta(Optimizer):
@@ -131,19 +114,12 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
 
-    def update(self, p, g, state, group, xp):
-        rho, eps = group["rho"], group["eps"]
-        if "square_avg" not in state:
-            state["step"], state["square_avg"], state["acc_delta"] = 0, xp.zeros_like(p), xp.zeros_like(p)
-        state["step"] += 1
-        g = _l2(g, p, group["weight_decay"])
-        v, u = state["square_avg"], state["acc_delta"]
-        v *= rho
-        v += (1 - rho) * g * g
-        delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g
-        u *= rho
-        u += (1 - rho) * delta * delta
-        p -= group["lr"] * delta
+    def buffers(self, group):
+        return {"square_avg": 0, "acc_delta": 0}
+
+    def update(self, flat, state, group, start, count):
+        flat.kernels.adadelta_step(flat.P, flat.G, state["square_avg"], state["acc_delta"], flat.lr, group["rho"],
+                                   group["eps"], group["weight_decay"], start, count)
 
 
 class Adam(Optimizer):
@@ -163,33 +139,14 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
-    def update(self, p, g, state, group, xp):
-        (beta1, beta2), lr, wd = group["betas"], group["lr"], group["weight_decay"]
-        if "exp_avg" not in state:
-            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, xp.zeros_like(p), xp.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
-        if self.decoupled_weight_decay:
-            p *= 1 - lr * wd
-        else:
-            g = _l2(g, p, wd)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = xp.empty_like(p)  # the one temporary, reused for each term below
-        m *= beta1
-        m += xp.multiply(g, 1 - beta1, out=tmp)
-        v *= beta2
-        tmp = xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
-        if group["amsgrad"]:
-            v = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
-            xp.maximum(v, state["exp_avg_sq"], out=v)
-        denom = xp.sqrt(v, out=tmp)  # √v̂_t + ε = √v_t / √(1 − β₂ᵗ) + ε
-        denom *= 1 / math.sqrt(1 - beta2 ** t)
-        denom += group["eps"]
-        step = xp.divide(m, denom, out=tmp)
-        step *= lr / (1 - beta1 ** t)
-        p -= step
+    def buffers(self, group):
+        return dict.fromkeys(["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * group["amsgrad"], 0)
+
+    def update(self, flat, state, group, start, count):
+        beta1, beta2 = group["betas"]
+        flat.kernels.adam_step(flat.P, flat.G, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                               flat.lr, flat.step, beta1, beta2, group["eps"], group["weight_decay"],
+                               group["amsgrad"], self.decoupled_weight_decay, start, count)
 
 
 class AdamW(Adam):
