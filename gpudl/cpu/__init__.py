@@ -11,9 +11,17 @@ from importlib import import_module
 FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
             "optim", "index")
 
-__all__ = []
-for _family in FAMILIES:
-    _module = import_module(f".{_family}", __name__)
-    for _name in _module.__all__:
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+
+
+def collect(namespace, package):
+    """Put every family module's `__all__` functions of `package` into `namespace`; return their names."""
+    names = []
+    for family in FAMILIES:
+        module = import_module(f".{family}", package)
+        for name in module.__all__:
+            namespace[name] = getattr(module, name)
+            names.append(name)
+    return names
+
+
+__all__ = collect(globals(), __name__)

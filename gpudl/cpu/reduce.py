@@ -15,6 +15,7 @@ non-negative axes (the caller normalises); () reduces nothing (a copy, scaled).
 import builtins
 
 import numpy as np
+from .elementwise import check_out as check_result
 
 __all__ = ["sum", "max", "min", "var", "argmax"]
 
@@ -62,10 +63,7 @@ def sum_dtype(dtype, scale):
 
 def check_out(op, out, shape, dtype):
     """ValueError / TypeError unless `out` is a C-contiguous array of `shape` and `dtype`."""
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"{op}: out has shape {tuple(out.shape)} but the result has shape {tuple(shape)}")
-    if out.dtype != dtype:
-        raise TypeError(f"{op}: out has dtype {out.dtype} but the result has dtype {dtype}")
+    check_result(op, out, tuple(shape), dtype)
     if not out.flags.c_contiguous:
         raise ValueError(f"{op}: out must be C-contiguous")
 

@@ -6,14 +6,6 @@ TypeError naming the kernel and dtype; wrong shapes raise ValueError naming the 
 shapes.  Kernels compile once per device (gpudl.gpu.loader).  One module per kernel
 family (kernels/<family>.cu); the table is their union.
 """
-from importlib import import_module
+from ..cpu import collect
 
-FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
-            "optim", "index")
-
-__all__ = []
-for _family in FAMILIES:
-    _module = import_module(f".{_family}", __name__)
-    for _name in _module.__all__:
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = collect(globals(), __name__)

@@ -90,12 +90,12 @@ def _check_devices(device, op, **operands):
             check_device(device, op, name, v)
 
 
-def _output(device, op, out, shape, dtype):
-    """A new result array, or the checked `out`."""
+def output(device, op, out, shape, dtype, check=check_out):
+    """A new result array, or `out` after `check(op, out, shape, dtype)`."""
     if out is None:
         return empty(device, shape, dtype)
     check_device(device, op, "out", out)
-    check_out(op, out, shape, dtype)
+    check(op, out, shape, dtype)
     return out
 
 
@@ -122,7 +122,7 @@ def _binary(device, op, code, kernel, allowed, a, b, out):
     arrays = [v for v, scalar in ((a, scalar_a), (b, scalar_b)) if not scalar]
     if not arrays:
         raise TypeError(f"{op}: needs at least one array operand, got two scalars")
-    out = _output(device, op, out, broadcast_shape(op, [v.shape for v in arrays]), dtype)
+    out = output(device, op, out, broadcast_shape(op, [v.shape for v in arrays]), dtype)
     scalars = np.int32(SCALAR_A * scalar_a | SCALAR_B * scalar_b)
     scalar = a if scalar_a else b if scalar_b else work.type(0)
     what = f"a {_shape(a)}, b {_shape(b)}, out {out.shape}"
@@ -140,7 +140,7 @@ def _unary(device, op, code, allowed, x, out, lo=0, hi=0):
     """out = f(x), same dtype; lo, hi are clip's bounds."""
     check_device(device, op, "x", x)
     dtype = result_dtypes(op, (x,), allowed)[0]
-    out = _output(device, op, out, x.shape, dtype)
+    out = output(device, op, out, x.shape, dtype)
     return _run(device, suffix("unary", dtype, NUMBERS), out, [x], (np.int32(code), dtype.type(lo), dtype.type(hi)),
                 f"x {x.shape}, out {out.shape}")
 
@@ -259,7 +259,7 @@ def where(device, cond, a, b, out=None):
     a, b = _operand(device, "where", "a", a, dtype), _operand(device, "where", "b", b, dtype)
     scalar_a, scalar_b = isinstance(a, np.generic), isinstance(b, np.generic)
     shape = broadcast_shape("where", [v.shape for v in (cond, a, b) if not isinstance(v, np.generic)])
-    out = _output(device, "where", out, shape, dtype)
+    out = output(device, "where", out, shape, dtype)
     zero = dtype.type(0)
     return _run(device, suffix("where", dtype, ALL), out, [cond, None if scalar_a else a, None if scalar_b else b],
                 (a if scalar_a else zero, b if scalar_b else zero, np.int32(SCALAR_A * scalar_a | SCALAR_B * scalar_b)),
@@ -303,7 +303,7 @@ def _convert(device, op, x, out):
 def copy(device, x, out=None):
     """A C-contiguous copy of x (any strided or broadcast view), or x written into `out` (a view too)."""
     check_device(device, "copy", "x", x)
-    return _convert(device, "copy", x, _output(device, "copy", out, x.shape, x.dtype))
+    return _convert(device, "copy", x, output(device, "copy", out, x.shape, x.dtype))
 
 
 def cast(device, x, dtype):

@@ -23,6 +23,7 @@ import numpy as np
 from ..cpu.reduce import (EXTREMA, FLOATS, SUMMABLE, check_axes, check_axis, check_nonempty, check_out, result_shape,
                           sum_dtype)
 from ..emu.params import Strided
+from .elementwise import output
 from .loader import THREADS, blocks, check_device, empty, ints, launch, suffix
 from .strides import element_strides, layout, layout_array
 
@@ -92,21 +93,13 @@ def _reduce(device, op, x, axes, out, names, allowed, acc_dtype, scale=None):
     _run(device, suffix(final, acc_dtype, allowed), partial, out, plan(device, op, partial, (1,)), extra, shapes)
 
 
-def _output(device, op, out, shape, dtype):
-    if out is None:
-        return empty(device, shape, dtype)
-    check_device(device, op, "out", out)
-    check_out(op, out, shape, dtype)
-    return out
-
-
 def sum(device, x, axes, keepdims=False, scale=1.0, out=None):
     """s = scale * sum of x over axes (mean: scale = 1/n); written into `out` when given."""
     check_device(device, "sum", "x", x)
     suffix("sum", x.dtype, SUMMABLE)
     axes = check_axes("sum", x.shape, axes)
     dtype = sum_dtype(x.dtype, scale)
-    out = _output(device, "sum", out, result_shape(x.shape, axes, keepdims), dtype)
+    out = output(device, "sum", out, result_shape(x.shape, axes, keepdims), dtype, check_out)
     acc = dtype if dtype.kind == "f" and x.dtype.kind == "f" else np.dtype(np.int64)
     final = "sum" if dtype == acc else "scaled_sum"
     _reduce(device, "sum", x, axes, out, ("sum", final), SUMMABLE, acc, scale)

@@ -4,8 +4,6 @@
     dropout     y = x * m / (1 - p),     m_i ~ Bernoulli(1 - p)   (inverted dropout)
     batch_norm  y = gamma (x - mu_B) / sqrt(sigma_B^2 + eps) + beta
 """
-import numpy as np
-
 from ..creation import rng_state
 from ..tensor import Function
 

@@ -9,7 +9,6 @@
 import numpy as np
 
 from ..tensor import Function, Tensor
-from .activation import log_softmax
 
 REDUCTIONS = ("mean", "sum", "none")
 
