@@ -7,6 +7,7 @@ from .creation import (tensor, from_numpy, from_dlpack, zeros, ones, full, zeros
 from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, stack, pad, reshape,
                   transpose, flatten, broadcast_to, matmul)
 from .gradcheck import gradcheck, GradcheckError
+from .capture import capture, CaptureError
 from .serialization import save, load
 from . import data, nn, optim, train
 

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from . import cuda
+from .capture import forbid
 
 _TYPES = ("cpu", "cuda", "emu")
 
@@ -55,6 +56,10 @@ class Device:
 
     def asarray(self, data, dtype=None):
         """Place `data` (NumPy, CuPy, list, scalar) on this device as an array."""
+        if self.uses_kernels:
+            forbid(f"a host-to-device copy of {type(data).__name__} data to {self}",
+                   "a replay would copy the value of the capture again; make the tensor before the step, "
+                   "or pass it as an input of the step")
         if self.type == "cuda":
             with self.activate():
                 return self.xp.asarray(data, dtype=dtype)

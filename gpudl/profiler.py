@@ -16,6 +16,8 @@ import collections
 import contextlib
 import time
 
+from .capture import forbid
+
 _current = None  # the Profile being recorded, or None (checked on every launch: keep it cheap)
 
 
@@ -100,7 +102,10 @@ def launch(device, kernel, grid, block, call):
 
 
 def sync(what, shape):
-    """Note a host synchronisation (a device value read back by the host)."""
+    """Note a host synchronisation (a device value read back by the host); not allowed under gd.capture."""
+    forbid(f"{what} of a tensor of shape {tuple(shape)}", "a host synchronisation reads the device "
+           "while the step is recorded, and a replay would not repeat it; return the tensor from the step "
+           "and read it after the call")
     if _current is not None:
         _current.sync_events.append((what, tuple(shape)))
 

@@ -151,9 +151,16 @@ class Tensor:
         return np.array(self._host("numpy"))
 
     def item(self):
+        return self._scalar("item")
+
+    def __float__(self):
+        return float(self._scalar("float"))
+
+    def _scalar(self, what):
+        """The one element as a Python scalar (a host sync on kernel devices)."""
         if self.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
-        return self._host("item").reshape(()).item()
+            raise ValueError(f"{what}: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
+        return self._host(what).reshape(()).item()
 
     def tolist(self):
         return self._host("tolist").tolist()

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from ..capture import forbid
 from ..cpu.gemm import matmul_shapes
 from ..cpu.geometry import act_code
 from .activation import bias_act_forward
@@ -74,6 +75,8 @@ def _cublas_serves(device, x, bias, code, out):
 
 def _cublas(device, a, b, bias, act, slope, out, epilogue):
     """cupy.matmul (cuBLAS), then f(C + b) by the bias_act_forward kernel when there is an epilogue."""
+    forbid("matmul with GPUDL_MATMUL=cublas", "CuPy cannot capture the cuBLAS call into a CUDA graph; "
+           "unset GPUDL_MATMUL (or set it to gpudl) for a captured step")
     c = device.xp.matmul(a, b, out=out)
     if not epilogue or c.size == 0:
         return c

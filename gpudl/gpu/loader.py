@@ -7,8 +7,8 @@ NVRTC through `cupy.RawModule` (CuPy also caches the binary on disk in CUPY_CACH
 each family is compiled once per device and option set.
 
 `launch` is what every wrapper calls: it checks that each index fits the kernels' `int`,
-skips empty launches, records the launch when `gd.profiler` is on, and turns a launch
-failure into an error naming the kernel, the launch configuration and the shapes involved
+skips empty launches, records the launch when `gd.profiler` is on (and for `gd.capture`), and
+turns a launch failure into an error naming the kernel, the launch configuration and the shapes involved
 (EmuError stays EmuError).  Kernels that exist for several dtypes are instantiated once
 per dtype as `<name>_f32`, `<name>_f64`, `<name>_i64`, ... (`suffix`).
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 import gpudl
 from gpudl import profiler
+from gpudl.capture import keep, note_launch
 from gpudl.emu.errors import EmuError
 from gpudl.emu.params import Strided
 
@@ -145,7 +146,7 @@ def float32_inputs(device, kernel, **arrays):
 
 def empty(device, shape, dtype=np.float32):
     """An uninitialised array on `device` (the caller has made the device current)."""
-    return device.xp.empty(shape, dtype=dtype)
+    return keep(device.xp.empty(shape, dtype=dtype))  # a captured graph's memory
 
 
 def _function(device, family, kernel):
@@ -168,6 +169,7 @@ def launch(device, family, kernel, grid, block, args, shapes, shared_mem=0):
     fn = _function(device, family, kernel)
     if device.type == "cuda":
         args = tuple(a.array if isinstance(a, Strided) else a for a in args)
+    note_launch(kernel, fn, grid, block, args, shared_mem)
     try:
         if profiler.recording():
             profiler.launch(device, kernel, grid, block, lambda: fn(grid, block, args, shared_mem=shared_mem))

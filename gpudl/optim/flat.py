@@ -19,11 +19,14 @@ them (its first `step()` or `load_state_dict`), the group gets, on that device:
 
 The update kernels read t and η from those two buffers, so a step makes no host sync and no
 host-to-device copy.  Parameters without a gradient are skipped: `gather` returns the runs
-[start, start + count) of consecutive parameters that have one (usually a single run).
+[start, start + count) of consecutive parameters that have one (usually a single run).  Making the
+buffers and writing η are one-time setup for `gd.capture`: eager, never inside a captured step
+(gd.capture writes a changed η before each replay).
 """
 import numpy as np
 
 from .. import backend
+from ..capture import setup
 
 
 def common_placement(params, label):
@@ -45,7 +48,7 @@ class FlatGroup:
         self.shapes = [p.shape for p in params]
         self.kernels = self.device.kernels
         self.offsets = np.cumsum([0] + [p.data.size for p in params]).tolist()
-        with self.device.activate():
+        with self.device.activate(), setup(f"{label}: making the flat buffers"):
             self.P, self.G = self._empty(self.offsets[-1]), self._empty(self.offsets[-1])
             self.step = self.device.xp.empty((1,), dtype=np.int32)
             self.kernels.fill(self.step, 0)
@@ -100,8 +103,9 @@ class FlatGroup:
     def buffer(self, name, initial):
         """The flat state buffer `name`, made (filled with `initial`) on first use."""
         if name not in self.state:
-            buf = self._empty(self.offsets[-1])
-            self.kernels.fill(buf, initial)
+            with setup(f"{self.label}: making state buffer {name!r}"):
+                buf = self._empty(self.offsets[-1])
+                self.kernels.fill(buf, initial)
             self.state[name], self.initial[name] = buf, initial
         return self.state[name]
 
@@ -121,7 +125,8 @@ class FlatGroup:
     def set_lr(self, lr):
         """Write η to the device buffer when it differs from the last value written."""
         if lr != self.lr_value:
-            self.kernels.fill(self.lr, lr)
+            with setup(f"{self.label}: writing lr {lr}"):
+                self.kernels.fill(self.lr, lr)
             self.lr_value = lr
 
     def tick(self):

@@ -35,6 +35,7 @@ is the group's device counter read back (a host sync):
 import numpy as np
 
 from .. import backend
+from ..capture import register
 from ..tensor import Tensor, no_grad
 from .flat import FlatGroup, common_placement
 
@@ -78,6 +79,7 @@ class Optimizer:
         self.param_groups, self.state, self._flats = [], {}, {}
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
+        register(self)  # gd.capture: write_lr before every replay
 
     def add_param_group(self, group):
         """Append a group: check its parameters, fill in defaults, validate hyperparameters."""
@@ -126,6 +128,12 @@ class Optimizer:
             for gi, group in enumerate(self.param_groups):
                 self._step_group(self._flat(gi), group)
         return loss
+
+    def write_lr(self):
+        """Write each group's lr to its device buffer where it changed since the last write."""
+        for gi, flat in self._flats.items():
+            with flat.device.activate():
+                flat.set_lr(self.param_groups[gi]["lr"])
 
     def _flat(self, gi):
         """Group gi's flat buffers, made on first use."""
