@@ -9,7 +9,7 @@ from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, st
 from .gradcheck import gradcheck, GradcheckError
 from .capture import capture, CaptureError
 from .serialization import save, load
-from . import data, nn, optim, train
+from . import data, nn, optim, profiler, train
 
 float32, float64, int32, int64 = "float32", "float64", "int32", "int64"
 bool_ = "bool"

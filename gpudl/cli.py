@@ -80,7 +80,7 @@ def train(args):
     ckpt = os.path.join(args.out, "checkpoint.npz")
     start = time.perf_counter()
     history = training.fit(model, opt, F.cross_entropy, train_loader, val_data=test_loader, epochs=args.epochs,
-                           callbacks=[training.Checkpoint(ckpt)], scheduler=scheduler)
+                           callbacks=[training.Checkpoint(ckpt)], scheduler=scheduler, capture=args.capture)
     seconds = time.perf_counter() - start
     acc = history["val_accuracy"][-1]
     history.to_json(os.path.join(args.out, "history.json"))
@@ -129,6 +129,8 @@ def parser():
     t.add_argument("--augment", action="store_true", help="random +-2 pixel translations")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
     t.add_argument("--limit", type=int, default=0, help="use only the first N images (quick runs)")
+    t.add_argument("--capture", action=argparse.BooleanOptionalAction, default=False,
+                   help="capture the training step once and replay it (cuda: a CUDA graph; emu: recorded launches)")
     return p
 
 

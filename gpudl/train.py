@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from . import creation
 from .backend import to_numpy
+from .capture import capture
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
 from .tensor import Tensor, no_grad
@@ -133,6 +134,14 @@ class Trainer:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_loader, self.scheduler = train_loader, scheduler
         self.history, self.stop = history or History(), False
+        self.where = (0, 0)  # (epoch, step) being trained, for messages
+
+    def check_finite(self, value):
+        """NonFiniteLossError naming the epoch and step when the loss is NaN or Inf."""
+        if not math.isfinite(value):
+            epoch, step = self.where
+            raise NonFiniteLossError(f"fit: loss became {value} at epoch {epoch + 1}, step {step + 1}; "
+                                     "try a smaller learning rate or check the inputs for NaN/Inf")
 
     def save_checkpoint(self, path, epoch):
         """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history."""
@@ -196,24 +205,52 @@ def predict(model, data):
     return np.concatenate(outs)
 
 
-def _train_epoch(trainer, epoch, epochs, metrics, progress):
+def _eager_step(trainer):
+    """One training step as fit runs it eagerly: the loss is checked for NaN/Inf before backward."""
     model, opt = trainer.model, trainer.optimizer
-    model.train()
+
+    def step(x, y):
+        out = model(x)
+        loss = trainer.loss_fn(out, y)
+        trainer.check_finite(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss, out
+    return step
+
+
+def _captured_step(trainer):
+    """The same step as one captured graph (gd.capture, one graph per batch shape); the loss is
+    checked after each replay, so a non-finite step has already updated the weights when it is reported."""
+    model, opt = trainer.model, trainer.optimizer
+
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = trainer.loss_fn(out, y)
+        loss.backward()
+        opt.step()
+        return loss, out
+    replay = capture(step, shapes="recapture")
+
+    def checked(x, y):
+        loss, out = replay(x, y)
+        trainer.check_finite(loss.item())
+        return loss, out
+    return checked
+
+
+def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
+    trainer.model.train()
     totals, count, start = {}, 0, time.perf_counter()
     bar = tqdm(trainer.train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True,
                unit="batch", dynamic_ncols=True)
     for step, (x, y) in enumerate(bar):
-        out = model(x)
-        loss = trainer.loss_fn(out, y)
-        value = loss.item()
-        if not math.isfinite(value):
-            raise NonFiniteLossError(f"fit: loss became {value} at epoch {epoch + 1}, step {step + 1}; "
-                                     "try a smaller learning rate or check the inputs for NaN/Inf")
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        trainer.where = (epoch, step)
+        loss, out = step_fn(x, y)
         n = len(x)
-        logs = {"loss": value, **{m: METRICS[m](out, y) for m in metrics}}
+        logs = {"loss": loss.item(), **{m: METRICS[m](out, y) for m in metrics}}
         for k, v in logs.items():
             totals[k] = totals.get(k, 0.0) + v * n
         count += n
@@ -223,19 +260,32 @@ def _train_epoch(trainer, epoch, epochs, metrics, progress):
     return {k: v / max(count, 1) for k, v in totals.items()}
 
 
+def _use_capture(capture_arg, model):
+    """fit's capture= choice: True / False, or 'auto' (on for cuda parameters)."""
+    if capture_arg == "auto":
+        return any(p.device.type == "cuda" for p in model.parameters())
+    if capture_arg not in (True, False):
+        raise ValueError(f"fit: capture must be True, False or 'auto', got {capture_arg!r}")
+    return capture_arg
+
+
 def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callbacks=(), metrics=("accuracy",),
-        scheduler=None, start_epoch=0, history=None, progress=True):
-    """Train for `epochs` epochs (from `start_epoch`, e.g. after `resume`); returns the History."""
+        scheduler=None, start_epoch=0, history=None, progress=True, capture=False):
+    """Train for `epochs` epochs (from `start_epoch`, e.g. after `resume`); returns the History.
+
+    capture=True records the training step once per batch shape and replays it (gd.capture: one CUDA
+    graph per step on cuda, recorded launches on emu; not on cpu); 'auto' turns it on for cuda."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"fit: unknown metrics {unknown}; available: {sorted(METRICS)}")
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
+    step_fn = (_captured_step if _use_capture(capture, model) else _eager_step)(trainer)
     for cb in callbacks:
         cb.on_train_begin(trainer)
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, epochs):
-            logs = _train_epoch(trainer, epoch, epochs, metrics, progress)
+            logs = _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress)
             if val_data is not None:
                 logs.update({f"val_{k}": v for k, v in evaluate(model, val_data, loss_fn, metrics).items()})
             logs["lr"] = optimizer.param_groups[0]["lr"]
