@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-# Fashion-MNIST training-set statistics (DESIGN.md §8); MNIST's are 0.1307 / 0.3081.
+# Fashion-MNIST training-set statistics; MNIST's are 0.1307 / 0.3081.
 NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
 
 

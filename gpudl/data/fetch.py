@@ -1,6 +1,6 @@
 """Finding a dataset's files, checking their MD5s, and downloading them (atomically).
 
-Lookup order (DESIGN.md §7), for a dataset called `name`:
+Lookup order, for a dataset called `name`:
 
     1. root=                    root/<name>/ or root/ itself
     2. $GPUDL_DATA              $GPUDL_DATA/<name>/ or $GPUDL_DATA/ itself
