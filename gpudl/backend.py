@@ -34,7 +34,8 @@ class Device:
     def kernels(self):
         """This device's implementation table: gpudl.cpu on cpu, gpudl.gpu on cuda and emu."""
         if self._kernels is None:
-            self._kernels = KernelTable(self, importlib.import_module("gpudl.gpu" if self.uses_kernels else "gpudl.cpu"))
+            table = importlib.import_module("gpudl.gpu" if self.uses_kernels else "gpudl.cpu")
+            self._kernels = KernelTable(self, table)
         return self._kernels
 
     @property

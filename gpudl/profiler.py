@@ -10,7 +10,7 @@
 Kernel time is device time on `cuda` (a pair of CUDA events around each launch, read when
 the block ends) and wall time of the launch on `emu`.  On `emu` the launches are exactly the
 ones the same step makes on `cuda`: both run the same wrappers.  On `cpu` no kernels run
-(NumPy does the work) and only syncs-free host time per Function is recorded.
+(NumPy does the work) and only the host time per Function is recorded.
 """
 import collections
 import contextlib

@@ -214,7 +214,8 @@ class Tensor:
                 continue
             with node.device.activate():
                 if node._creator is None:  # a leaf: accumulate
-                    node.grad = Tensor._wrap(g if node.grad is None else node.device.kernels.add(node.grad.data, g), node.device)
+                    total = g if node.grad is None else node.device.kernels.add(node.grad.data, g)
+                    node.grad = Tensor._wrap(total, node.device)
                     continue
                 fn, ctx, inputs = node._creator
                 input_grads = _run_backward(fn, ctx, g)

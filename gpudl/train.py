@@ -137,11 +137,12 @@ class Trainer:
         self.where = (0, 0)  # (epoch, step) being trained, for messages
 
     def check_finite(self, value):
-        """NonFiniteLossError naming the epoch and step when the loss is NaN or Inf."""
+        """`value`, or NonFiniteLossError naming the epoch and step when the loss is NaN or Inf."""
         if not math.isfinite(value):
             epoch, step = self.where
             raise NonFiniteLossError(f"fit: loss became {value} at epoch {epoch + 1}, step {step + 1}; "
                                      "try a smaller learning rate or check the inputs for NaN/Inf")
+        return value
 
     def save_checkpoint(self, path, epoch):
         """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history."""
@@ -212,11 +213,11 @@ def _eager_step(trainer):
     def step(x, y):
         out = model(x)
         loss = trainer.loss_fn(out, y)
-        trainer.check_finite(loss.item())
+        value = trainer.check_finite(loss.item())
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss, out
+        return value, out
     return step
 
 
@@ -236,8 +237,7 @@ def _captured_step(trainer):
 
     def checked(x, y):
         loss, out = replay(x, y)
-        trainer.check_finite(loss.item())
-        return loss, out
+        return trainer.check_finite(loss.item()), out
     return checked
 
 
@@ -248,9 +248,9 @@ def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
                unit="batch", dynamic_ncols=True)
     for step, (x, y) in enumerate(bar):
         trainer.where = (epoch, step)
-        loss, out = step_fn(x, y)
+        value, out = step_fn(x, y)
         n = len(x)
-        logs = {"loss": loss.item(), **{m: METRICS[m](out, y) for m in metrics}}
+        logs = {"loss": value, **{m: METRICS[m](out, y) for m in metrics}}
         for k, v in logs.items():
             totals[k] = totals.get(k, 0.0) + v * n
         count += n

@@ -17,6 +17,8 @@
 // NaN; sign(x) = -1, 0, +1 (NaN for NaN); abs(-0.0) = 0.0; float -> int casts truncate
 // (NaN or out-of-range floats give an unspecified integer, as in C and NumPy).
 
+#include "layout.cuh"
+
 // op codes, kept in sync with gpudl/gpu/elementwise.py
 // binary ops
 #define OP_ADD 0
@@ -59,20 +61,6 @@
 template <typename T> struct Wrap { typedef T type; };
 template <> struct Wrap<int> { typedef unsigned int type; };
 template <> struct Wrap<long long> { typedef unsigned long long type; };
-
-// Offsets of output element i in the first `count` operands (see the layout above).
-__device__ __forceinline__ void locate(const int* __restrict__ layout, int i, int count, int* off)
-{
-    int ndim = layout[0];
-    for (int k = 0; k < count; ++k) off[k] = ndim == 0 ? i : 0;
-    const int* strides = layout + 1 + ndim;
-    for (int d = ndim - 1; d >= 0; --d) {
-        int extent = layout[1 + d];
-        int c = i % extent;
-        i /= extent;
-        for (int k = 0; k < count; ++k) off[k] += c * strides[k * ndim + d];
-    }
-}
 
 // max(a, b) and min(a, b) that return a NaN operand (a != a only for NaN).
 template <typename T> __device__ __forceinline__ T maximum(T a, T b) { return (a > b || a != a) ? a : b; }
@@ -159,7 +147,7 @@ __device__ void binary_body(const int* __restrict__ layout, R* out, const T* a, 
 {
     int off[3];
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        locate(layout, i, 3, off);
+        layout_offsets(layout, i, 3, off);
         T u = (scalars & SCALAR_A) ? scalar : a[off[1]];
         T v = (scalars & SCALAR_B) ? scalar : b[off[2]];
         out[off[0]] = Op::apply(op, u, v);
@@ -172,7 +160,7 @@ __device__ void unary_body(const int* __restrict__ layout, T* out, const T* x, i
 {
     int off[2];
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        locate(layout, i, 2, off);
+        layout_offsets(layout, i, 2, off);
         out[off[0]] = unary(op, x[off[1]], lo, hi);
     }
 }
@@ -184,7 +172,7 @@ __device__ void where_body(const int* __restrict__ layout, T* out, const bool* c
 {
     int off[4];
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        locate(layout, i, 4, off);
+        layout_offsets(layout, i, 4, off);
         if (cond[off[1]])
             out[off[0]] = (scalars & SCALAR_A) ? a_value : a[off[2]];
         else
@@ -197,7 +185,7 @@ template <typename T> __device__ void fill_body(const int* __restrict__ layout, 
 {
     int off[1];
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        locate(layout, i, 1, off);
+        layout_offsets(layout, i, 1, off);
         out[off[0]] = value;
     }
 }
@@ -219,7 +207,7 @@ template <typename To> __device__ void cast_body(const int* __restrict__ layout,
 {
     int off[2];
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        locate(layout, i, 2, off);
+        layout_offsets(layout, i, 2, off);
         out[off[0]] = load_as<To>(x, from, off[1]);
     }
 }

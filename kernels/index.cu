@@ -22,20 +22,7 @@
 // Strided operands come with a layout array (gpudl/gpu/strides.py):
 //   lay[0] = ndim, lay[1 .. ndim] = dims, then ndim element strides per operand.
 
-// Element offset of the flat C-order position e in operand `op` of layout `lay`.
-__device__ __forceinline__ int layout_offset(const int* __restrict__ lay, int op, int e)
-{
-    int ndim = lay[0];
-    const int* dims = lay + 1;
-    const int* strides = lay + 1 + ndim * (1 + op);
-    int offset = 0;
-    for (int a = ndim - 1; a >= 0; --a) {
-        int c = e % dims[a];
-        e /= dims[a];
-        offset += c * strides[a];
-    }
-    return offset;
-}
+#include "layout.cuh"
 
 // rows[s] = rows[s] * dim + wrap(idx[s])  (just wrap(idx[s]) when first), -1 once any index is out of
 // range; idx is strided / broadcast over S by `lay`.  One launch per index array, leading axis first.
@@ -43,7 +30,7 @@ extern "C" __global__ void index_rows(const long long* __restrict__ idx, const i
                                       int* __restrict__ rows, int n, int dim, int first)
 {
     for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < n; s += gridDim.x * blockDim.x) {
-        long long v = idx[layout_offset(lay, 0, s)];
+        long long v = idx[layout_offset(lay, s, 0)];
         if (v < 0) v += dim;
         int prev = first ? 0 : rows[s];
         rows[s] = (prev < 0 || v < 0 || v >= dim) ? -1 : prev * dim + (int)v;
@@ -78,7 +65,7 @@ __device__ void take_body(const T* __restrict__ x, const int* __restrict__ rows,
     for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < n; e += gridDim.x * blockDim.x) {
         int s = e / inner, r = e - s * inner;
         int row = rows[s];
-        y[e] = row < 0 ? T(0) : x[layout_offset(lead, 0, row) + layout_offset(rest, 0, r)];
+        y[e] = row < 0 ? T(0) : x[layout_offset(lead, row, 0) + layout_offset(rest, r, 0)];
     }
 }
 
@@ -94,7 +81,7 @@ __device__ void index_add_body(T* __restrict__ out, const T* __restrict__ src, c
         int row = rows[s];
         if (row < 0 || !head[s]) continue;
         T acc = out[row * inner + r];
-        for (int t = s; t < count; t = next[t]) acc += src[layout_offset(lay, 0, t * inner + r)];
+        for (int t = s; t < count; t = next[t]) acc += src[layout_offset(lay, t * inner + r, 0)];
         out[row * inner + r] = acc;
     }
 }

@@ -20,6 +20,8 @@
 //
 // A counter c (64 bits) is the 4x32 counter (c lo, c hi, 0, 0).
 
+#include "layout.cuh"
+
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
@@ -116,20 +118,6 @@ extern "C" __global__ void philox_advance(unsigned long long* __restrict__ state
     if (blockIdx.x == 0 && threadIdx.x == 0) state[1] += (unsigned long long)step;
 }
 
-// The element offset of flat (C-order) position i in a strided view described by
-// layout = [ndim, dims..., strides...] (gpudl/gpu/strides.py).
-__device__ __forceinline__ long long strided_offset(const int* layout, int i)
-{
-    int ndim = layout[0];
-    long long off = 0;
-    for (int a = ndim - 1; a >= 0; --a) {
-        int dim = layout[1 + a];
-        off += (long long)(i % dim) * layout[1 + ndim + a];
-        i /= dim;
-    }
-    return off;
-}
-
 // mask_i = [u_i >= p] * scale (scale = 1 / (1 - p)), y_i = x_i mask_i; x is read through layout.
 template <class T>
 __device__ void dropout_body(const unsigned long long* state, const T* x, const int* layout, T* y, T* mask, int n,
@@ -142,7 +130,7 @@ __device__ void dropout_body(const unsigned long long* state, const T* x, const 
             int i = 4 * q + j;
             T m = uniform_of(b.w[j]) >= p ? scale : T(0);
             mask[i] = m;
-            y[i] = x[strided_offset(layout, i)] * m;
+            y[i] = x[layout_offset(layout, i, 0)] * m;
         }
     }
 }

@@ -2,7 +2,7 @@
 //
 // The wrapper splits x's axes into kept and reduced and collapses each group: output o
 // (row-major over the kept axes; out is contiguous) reads the row
-//   x[offset_of(kept, o) + offset_of(red, r)],   r = 0 .. length-1.
+//   x[layout_offset(kept, o) + layout_offset(red, r)],   r = 0 .. length-1.
 // Lanes and rows of a block: reduce.cuh.  Each thread folds its strided share of the row in
 // order, then the row's lanes meet in a shared-memory tree: a fixed order, no atomics.
 //
@@ -31,9 +31,9 @@ __device__ void reduce_rows(const In* __restrict__ x, Out* __restrict__ out, con
         int o = first + g.row;
         Acc acc = Op<Acc>::identity();
         if (o < outputs) {
-            const In* row = x + offset_of(kept, o, 0);
+            const In* row = x + layout_offset(kept, o, 0);
             for (int r = begin + g.lane; r < end; r += lanes)
-                acc = Op<Acc>::combine(acc, Acc(row[offset_of(red, r, 0)]));
+                acc = Op<Acc>::combine(acc, Acc(row[layout_offset(red, r, 0)]));
         }
         acc = block_tree<Op>(buf, acc, g);
         if (o < outputs && g.lane == 0) out[o * gridDim.y + blockIdx.y] = Out(acc) * Out(scale);
@@ -86,14 +86,14 @@ __device__ void variance_rows(const T* __restrict__ x, T* __restrict__ out, cons
     T denom = T(max(double(length) - ddof, 0.0));
     for (int first = blockIdx.x * g.rows; first < outputs; first += gridDim.x * g.rows) {
         int o = first + g.row;
-        const T* row = x + (o < outputs ? offset_of(kept, o, 0) : 0);
+        const T* row = x + (o < outputs ? layout_offset(kept, o, 0) : 0);
         int end = o < outputs ? length : 0;
         T acc = T(0);
-        for (int r = g.lane; r < end; r += lanes) acc += row[offset_of(red, r, 0)];
+        for (int r = g.lane; r < end; r += lanes) acc += row[layout_offset(red, r, 0)];
         T mean = block_tree<Sum>(buf, acc, g) / T(length);
         acc = T(0);
         for (int r = g.lane; r < end; r += lanes) {
-            T d = row[offset_of(red, r, 0)] - mean;
+            T d = row[layout_offset(red, r, 0)] - mean;
             acc += d * d;
         }
         acc = block_tree<Sum>(buf, acc, g);
@@ -134,9 +134,9 @@ __device__ void argmax_rows(const T* __restrict__ x, long long* __restrict__ out
         T best = Limits<T>::lowest();
         int at = length;  // past the end: any element beats it
         if (o < outputs) {
-            const T* row = x + offset_of(kept, o, 0);
+            const T* row = x + layout_offset(kept, o, 0);
             for (int r = g.lane; r < length; r += lanes) {
-                T v = row[offset_of(red, r, 0)];
+                T v = row[layout_offset(red, r, 0)];
                 if (beats(v, r, best, at)) best = v, at = r;
             }
         }

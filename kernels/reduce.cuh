@@ -3,7 +3,7 @@
 //
 // Layout array (gpudl/gpu/strides.py layout_array):
 //   lay[0] = ndim,  lay[1 .. ndim] = dims,  then ndim element strides per operand.
-// Position i (row-major over dims) of operand k sits at element offset_of(lay, i, k).
+// Position i (row-major over dims) of operand k sits at element layout_offset(lay, i, k).
 //
 // A block of blockDim.x threads is rows x lanes (lanes a power of two): `lanes` threads share
 // one row (one output), `rows = blockDim.x / lanes` rows per block.  Row mode puts the lanes
@@ -13,21 +13,9 @@
 // shared-memory slot of a thread is t, and lane l's partner in the tree is l + s, `step`
 // slots further on.
 
-#define REDUCE_THREADS 256
+#include "layout.cuh"
 
-__device__ __forceinline__ int offset_of(const int* __restrict__ lay, int i, int operand)
-{
-    int nd = lay[0];
-    const int* dims = lay + 1;
-    const int* strides = lay + 1 + nd * (1 + operand);
-    int off = 0;
-    for (int d = nd - 1; d >= 0; --d) {
-        int q = i / dims[d];
-        off += (i - q * dims[d]) * strides[d];
-        i = q;
-    }
-    return off;
-}
+#define REDUCE_THREADS 256
 
 struct Lanes {
     int t, lane, row, rows, lanes, step;

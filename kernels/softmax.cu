@@ -1,7 +1,7 @@
 // Softmax and log-softmax along one axis, their backward passes, and fused cross-entropy.
 //
 // x is viewed as columns o (every position of the other axes) times C classes along the axis:
-// element (o, c) of operand k sits at offset_of(lay, o, k) + c * stride_k (the wrapper passes
+// element (o, c) of operand k sits at layout_offset(lay, o, k) + c * stride_k (the wrapper passes
 // a layout array of the other axes for every operand, output included, and each operand's
 // stride along the axis).  Lanes and rows of a block and the shared-memory tree: reduce.cuh;
 // one column per row group, so a launch handles any C and any number of columns.
@@ -43,8 +43,8 @@ __device__ void softmax_columns(const T* __restrict__ x, T* __restrict__ y, cons
     for (int first = blockIdx.x * g.rows; first < cols; first += gridDim.x * g.rows) {
         int o = first + g.row;
         bool valid = o < cols;
-        const T* xo = x + (valid ? offset_of(lay, o, 0) : 0);
-        T* yo = y + (valid ? offset_of(lay, o, 1) : 0);
+        const T* xo = x + (valid ? layout_offset(lay, o, 0) : 0);
+        T* yo = y + (valid ? layout_offset(lay, o, 1) : 0);
         int end = valid ? classes : 0;
         T m, s;
         column_stats(buf, xo, sx, end, g, m, s);
@@ -66,9 +66,9 @@ __device__ void softmax_back_columns(const T* __restrict__ y, const T* __restric
     for (int first = blockIdx.x * g.rows; first < cols; first += gridDim.x * g.rows) {
         int o = first + g.row;
         bool valid = o < cols;
-        const T* yo = y + (valid ? offset_of(lay, o, 0) : 0);
-        const T* go = gy + (valid ? offset_of(lay, o, 1) : 0);
-        T* dxo = dx + (valid ? offset_of(lay, o, 2) : 0);
+        const T* yo = y + (valid ? layout_offset(lay, o, 0) : 0);
+        const T* go = gy + (valid ? layout_offset(lay, o, 1) : 0);
+        T* dxo = dx + (valid ? layout_offset(lay, o, 2) : 0);
         int end = valid ? classes : 0;
         T acc = T(0);
         for (int c = g.lane; c < end; c += lanes) acc += take_log ? go[c * sg] : go[c * sg] * yo[c * sy];

@@ -111,18 +111,21 @@ def _data(v):
     return v.data if isinstance(v, Tensor) else v
 
 
+def _pick(op, compare, a, b):
+    """where(a <compare> b, a, b): the gradient goes to the side chosen (to `a` on ties)."""
+    a, b = as_pair(op, a, b)
+    dev = (a if isinstance(a, Tensor) else b).device
+    return where(Tensor._wrap(getattr(dev.kernels, compare)(_data(a), _data(b)), dev), a, b)
+
+
 def maximum(a, b):
     """Elementwise max; on ties the gradient goes to `a`."""
-    a, b = as_pair("maximum", a, b)
-    dev = (a if isinstance(a, Tensor) else b).device
-    return where(Tensor._wrap(dev.kernels.greater_equal(_data(a), _data(b)), dev), a, b)
+    return _pick("maximum", "greater_equal", a, b)
 
 
 def minimum(a, b):
     """Elementwise min; on ties the gradient goes to `a`."""
-    a, b = as_pair("minimum", a, b)
-    dev = (a if isinstance(a, Tensor) else b).device
-    return where(Tensor._wrap(dev.kernels.less_equal(_data(a), _data(b)), dev), a, b)
+    return _pick("minimum", "less_equal", a, b)
 
 
 def compare(a, b, name):

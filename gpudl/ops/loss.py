@@ -82,7 +82,8 @@ def mse_loss(input, target, reduction="mean"):
 def _check_probabilities(op, what, t):
     """ValueError unless every value lies in [0, 1] (read on the host: a sync on kernel devices)."""
     if t.size:
-        lo, hi = t.min().item(), t.max().item()
+        k, axes = t.device.kernels, tuple(range(t.ndim))
+        lo, hi = (Tensor._wrap(extreme(t.data, axes), t.device).item() for extreme in (k.min, k.max))
         if not (0 <= lo and hi <= 1):
             raise ValueError(f"{op}: {what} must lie in [0, 1], got range [{lo}, {hi}]")
 

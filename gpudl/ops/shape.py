@@ -2,7 +2,7 @@
 These only move numbers, so each backward moves the gradient back the same way."""
 import numpy as np
 
-from .. import backend
+from .. import backend, profiler
 from ..tensor import Function, Tensor
 from .arithmetic import unbroadcast
 
@@ -92,9 +92,11 @@ class GetItem(Function):
         if arrays is None:
             k.copy(g, out=grad[basic])
             return grad
-        part = k.full(view_shape, 0, dtype)
+        whole = all(b == slice(None) for b in basic)
+        part = grad if whole else k.full(view_shape, 0, dtype)
         k.index_add(part, arrays, g)  # scatter-add: repeated indices accumulate
-        k.copy(part, out=grad[basic])
+        if not whole:
+            k.copy(part, out=grad[basic])
         return grad
 
 
@@ -117,7 +119,6 @@ def _moved(source, target, a, dtype):
     if source == target:
         return a if dtype is None or a.dtype == dtype else target.kernels.cast(a, dtype)
     if source.uses_kernels and not target.uses_kernels:
-        from .. import profiler
         profiler.sync("to", a.shape)
     with target.activate():
         return target.asarray(a, dtype=dtype)
