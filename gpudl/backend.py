@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from . import cuda
+from . import cuda, profiler
 from .capture import forbid
 
 _TYPES = ("cpu", "cuda", "emu")
@@ -61,12 +61,15 @@ class Device:
             forbid(f"a host-to-device copy of {type(data).__name__} data to {self}",
                    "a replay would copy the value of the capture again; make the tensor before the step, "
                    "or pass it as an input of the step")
+        from_cupy = type(data).__module__.startswith("cupy")
         if self.type == "cuda":
             with self.activate():
-                return self.xp.asarray(data, dtype=dtype)
-        if hasattr(data, "get") and type(data).__module__.startswith("cupy"):
-            data = data.get()
-        return np.asarray(data, dtype=dtype)
+                out = self.xp.asarray(data, dtype=dtype)
+        else:
+            out = np.asarray(data.get() if from_cupy else data, dtype=dtype)
+        if self.uses_kernels and not (from_cupy and self.type == "cuda"):
+            profiler.upload(f"{type(data).__name__} to {self}", out.nbytes)  # (emu counts every asarray)
+        return out
 
     def synchronize(self):
         if self.type == "cuda":

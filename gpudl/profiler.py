@@ -4,6 +4,7 @@
         step()
     prof.launches        # kernel launches (int)
     prof.syncs           # host synchronisations: item(), numpy(), to('cpu'), printing a value (int)
+    prof.uploads         # host-to-device copies (Device.asarray of host data on cuda / emu) (int)
     prof.by_kernel()     # {kernel name: calls}
     print(prof.table())  # kernel, calls, total time; then each Function's host time
 
@@ -27,11 +28,13 @@ class Profile:
     def __init__(self):
         self.kernel_events = []           # (kernel, grid, block, seconds or (start, end) CUDA events)
         self.sync_events = []             # (what, shape)
+        self.upload_events = []           # (what, bytes)
         self.function_seconds = collections.defaultdict(float)
         self.function_calls = collections.Counter()
 
     launches = property(lambda self: len(self.kernel_events))
     syncs = property(lambda self: len(self.sync_events))
+    uploads = property(lambda self: len(self.upload_events))
 
     def by_kernel(self):
         """{kernel name: number of launches}, most launched first."""
@@ -56,6 +59,8 @@ class Profile:
             lines.append(f"{name:<40} {self.function_calls[name]:>6} {1e3 * s:>10.3f}")
         lines.append("")
         lines.append(f"host syncs: {self.syncs}" + "".join(f"\n  {what} {shape}" for what, shape in self.sync_events))
+        lines.append(f"host-to-device copies: {self.uploads}"
+                     + "".join(f"\n  {what} {nbytes} bytes" for what, nbytes in self.upload_events))
         return "\n".join(lines)
 
 
@@ -113,3 +118,9 @@ def sync(what, shape):
 def function(name, seconds):
     _current.function_seconds[name] += seconds
     _current.function_calls[name] += 1
+
+
+def upload(what, nbytes):
+    """Note a host-to-device copy (recorded only inside a profile)."""
+    if _current is not None:
+        _current.upload_events.append((what, int(nbytes)))

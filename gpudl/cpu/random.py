@@ -73,9 +73,13 @@ def _blocks(state, count):
     return philox4x32(None, counters, (seed & 0xFFFFFFFF, seed >> 32))
 
 
-def _uniform_flat(state, n):
-    words = _blocks(state, -(-n // 4)).reshape(-1)[:n]
+def uniform_of(words):
+    """u = (w >> 8) 2^-24 in [0, 1) of uint32 words, as float32."""
     return (words >> np.uint32(8)).astype(np.float32) * TWO_POW_M24
+
+
+def _uniform_flat(state, n):
+    return uniform_of(_blocks(state, -(-n // 4)).reshape(-1)[:n])
 
 
 def rng_uniform(device, state, shape):

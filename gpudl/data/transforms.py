@@ -1,16 +1,18 @@
 """Batch-wise transforms: each takes a whole batch (N, ..., H, W) and returns a new one.
 
-They run on the batch's own device with its array module (`xp`, NumPy or CuPy, found
-through gpudl.backend), vectorised over the batch: no Python loop over samples. A gpudl
-Tensor is accepted too and comes back as a Tensor on the same device.
+They run on the batch's own device through its kernel table (`device.kernels`: the kernels of
+kernels/data.cu and elementwise.cu on cuda / emu, their NumPy twins on cpu), vectorised over the
+batch: no Python loop over samples, no host round trip.  A gpudl Tensor is accepted (and comes
+back as a Tensor on its device); a raw NumPy array is treated as a cpu batch, a CuPy one as cuda.
 
-Random transforms draw their per-sample choices on the host from a generator fixed by
-(seed, call number), `default_rng([seed, calls])`, so their state is two plain ints
-(`state_dict()` / `load_state_dict()`), which the DataLoader saves with its own.
+Random transforms draw their per-sample choices on the device from Philox, fixed by (seed, call
+number) (the math is in gpudl/cpu/data.py), so every device makes the same choices and their state
+is two plain ints (`state_dict()` / `load_state_dict()`), which the DataLoader saves with its own.
 """
 import numpy as np
 
 from .. import backend, creation
+from ..cpu.data import check_images, check_probability
 from ..tensor import Tensor
 
 
@@ -22,37 +24,16 @@ def _pair(v, what):
     return int(pair[0]), int(pair[1])
 
 
-def _check_images(x, what):
-    if x.ndim < 3:
-        raise ValueError(f"{what}: expected a batch of images (N, ..., H, W), got shape {tuple(x.shape)}")
-
-
-def _pad(xp, x, ph, pw):
-    """Zero padding of ph rows / pw columns on both sides of the last two axes."""
-    if ph == pw == 0:
-        return x
-    return xp.pad(x, [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)])
-
-
-def _crop(xp, x, top, left, h, w):
-    """out[n, ..., i, j] = x[n, ..., top[n] + i, left[n] + j] for all n at once (one gather)."""
-    n = x.shape[0]
-    flat = x.reshape(n, -1, *x.shape[-2:])  # (N, C, H, W), C = product of the middle axes
-    rows = xp.asarray(top[:, None] + np.arange(h))[:, None, :, None]
-    cols = xp.asarray(left[:, None] + np.arange(w))[:, None, None, :]
-    out = flat[xp.arange(n)[:, None, None, None], xp.arange(flat.shape[1])[None, :, None, None], rows, cols]
-    return out.reshape(*x.shape[:-2], h, w)
-
-
 class Transform:
-    """Base class: subclasses define `apply(xp, x)` on a raw array."""
+    """Base class: subclasses define `apply(device, x)` on a raw array held by `device`."""
 
     def __call__(self, x):
         if isinstance(x, Tensor):
-            return Tensor._wrap(self(x.data), x.device)
-        return self.apply(backend.device_of(x).xp, x)
+            with x.device.activate():
+                return Tensor._wrap(self.apply(x.device, x.data), x.device)
+        return self.apply(backend.device_of(x), x)
 
-    def apply(self, xp, x):
+    def apply(self, device, x):
         raise NotImplementedError
 
     def __repr__(self):
@@ -68,11 +49,10 @@ class RandomTransform(Transform):
             seed = (generator if generator is not None else creation.generator("cpu")).integers(2**63)
         self._seed, self._calls = int(seed), 0
 
-    def next_rng(self):
-        """The host generator for this call: default_rng([seed, calls])."""
-        rng = np.random.default_rng([self._seed, self._calls])
+    def next_call(self):
+        """(seed, call number) fixing this call's draws; counts the call."""
         self._calls += 1
-        return rng
+        return self._seed, self._calls - 1
 
     def state_dict(self):
         return {"seed": self._seed, "calls": self._calls}
@@ -87,11 +67,8 @@ class ToFloat(Transform):
     def __init__(self, scale=1 / 255, dtype=np.float32):
         self.scale, self.dtype = scale, np.dtype(dtype)
 
-    def apply(self, xp, x):
-        out = x.astype(self.dtype)
-        if self.scale != 1:
-            out *= self.dtype.type(self.scale)
-        return out
+    def apply(self, device, x):
+        return device.kernels.to_float(x, self.scale, self.dtype)
 
 
 class Normalize(Transform):
@@ -105,8 +82,9 @@ class Normalize(Transform):
             raise ValueError(f"Normalize: mean {mean!r} and std {std!r} must be scalars or equally long")
         if np.any(self.std <= 0):
             raise ValueError(f"Normalize: std must be > 0, got {std!r}")
+        self._arrays = {}  # (device, dtype, shape) -> (mean, std) arrays
 
-    def apply(self, xp, x):
+    def apply(self, device, x):
         if x.dtype.kind != "f":
             raise TypeError(f"Normalize: expected a floating-point batch, got {x.dtype} (apply ToFloat first)")
         channels = max(self.mean.size, self.std.size)
@@ -116,9 +94,18 @@ class Normalize(Transform):
                 raise ValueError(f"Normalize: {channels} channel means/stds but the batch has shape "
                                  f"{tuple(x.shape)} (channels on axis 1)")
             shape = (1, channels) + (1,) * (x.ndim - 2)
-        mean = xp.asarray(np.broadcast_to(self.mean, (channels,)).reshape(shape), dtype=x.dtype)
-        std = xp.asarray(np.broadcast_to(self.std, (channels,)).reshape(shape), dtype=x.dtype)
-        return (x - mean) / std
+        mean, std = self._constants(device, x.dtype, shape)
+        return device.kernels.div(device.kernels.sub(x, mean), std)
+
+    def _constants(self, device, dtype, shape):
+        """mean and std as Python floats, or as per-channel arrays on `device` (moved there once)."""
+        if not shape:
+            return float(self.mean[0]), float(self.std[0])
+        key = (device, np.dtype(dtype), shape)
+        if key not in self._arrays:
+            self._arrays[key] = tuple(device.asarray(np.broadcast_to(v, shape[1:2]).reshape(shape).astype(dtype))
+                                      for v in (self.mean, self.std))
+        return self._arrays[key]
 
 
 class RandomCrop(RandomTransform):
@@ -128,16 +115,8 @@ class RandomCrop(RandomTransform):
         super().__init__(seed, generator)
         self.size, self.padding = _pair(size, "RandomCrop size"), _pair(padding, "RandomCrop padding")
 
-    def apply(self, xp, x):
-        _check_images(x, "RandomCrop")
-        (h, w), (ph, pw) = self.size, self.padding
-        x = _pad(xp, x, ph, pw)
-        H, W = x.shape[-2:]
-        if h > H or w > W:
-            raise ValueError(f"RandomCrop: crop {h}x{w} is larger than the padded image {H}x{W}")
-        rng, n = self.next_rng(), x.shape[0]
-        top, left = rng.integers(0, H - h + 1, n), rng.integers(0, W - w + 1, n)
-        return _crop(xp, x, top, left, h, w)
+    def apply(self, device, x):
+        return device.kernels.random_crop(x, self.size, self.padding, *self.next_call())
 
 
 class RandomTranslate(RandomTransform):
@@ -150,13 +129,10 @@ class RandomTranslate(RandomTransform):
         super().__init__(seed, generator)
         self.max_shift = _pair(max_shift, "RandomTranslate max_shift")
 
-    def apply(self, xp, x):
-        _check_images(x, "RandomTranslate")
-        (my, mx), n = self.max_shift, x.shape[0]
-        rng = self.next_rng()
-        dy, dx = rng.integers(-my, my + 1, n), rng.integers(-mx, mx + 1, n)
-        # in the padded image, out[i, j] sits at (i - dy + my, j - dx + mx)
-        return _crop(xp, _pad(xp, x, my, mx), my - dy, mx - dx, *x.shape[-2:])
+    def apply(self, device, x):
+        check_images("RandomTranslate", x)
+        # a window of the image padded by max_shift: top = my - dy, left = mx - dx
+        return device.kernels.random_crop(x, x.shape[-2:], self.max_shift, *self.next_call())
 
 
 class RandomHorizontalFlip(RandomTransform):
@@ -164,15 +140,11 @@ class RandomHorizontalFlip(RandomTransform):
 
     def __init__(self, p=0.5, seed=None, generator=None):
         super().__init__(seed, generator)
-        if not 0 <= p <= 1:
-            raise ValueError(f"RandomHorizontalFlip: p must lie in [0, 1], got {p}")
+        check_probability("RandomHorizontalFlip", p)
         self.p = p
 
-    def apply(self, xp, x):
-        _check_images(x, "RandomHorizontalFlip")
-        flip = self.next_rng().random(x.shape[0]) < self.p
-        mask = xp.asarray(flip).reshape((-1,) + (1,) * (x.ndim - 1))
-        return xp.where(mask, x[..., ::-1], x)
+    def apply(self, device, x):
+        return device.kernels.random_hflip(x, self.p, *self.next_call())
 
 
 class Compose(Transform):

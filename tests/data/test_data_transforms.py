@@ -7,11 +7,12 @@ from gpudl.data import transforms as T
 
 
 def _on(device, x):
-    return gd.device(device).asarray(x)
+    """A batch Tensor on `device` (so cuda / emu run the transforms' kernels)."""
+    return gd.tensor(x, device=device)
 
 
 def _host(a):
-    return gd.backend.to_numpy(a)
+    return a.numpy()
 
 
 def _images(shape=(16, 2, 7, 9), seed=0):

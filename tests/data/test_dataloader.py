@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import gpudl as gd
+from reference import order_ref
 from gpudl.data import DataLoader, Dataset, Subset, TensorDataset, random_split, transforms as T
 
 
@@ -38,7 +39,7 @@ def test_shuffle_visits_each_sample_once_in_the_documented_order():
     for epoch in range(2):
         rows = _rows(loader)
         np.testing.assert_array_equal(np.sort(rows), np.arange(25))
-        np.testing.assert_array_equal(rows, np.random.default_rng([7, epoch]).permutation(25))
+        np.testing.assert_array_equal(rows, order_ref(7, epoch, 25))
 
 
 def test_shuffle_reproducible_and_differs_across_epochs():
@@ -74,7 +75,7 @@ def test_device_placement(device):
 def test_device_placement_of_dataset_on_the_device(device):
     x = gd.tensor(np.arange(12.0, dtype=np.float32).reshape(6, 2), device=device)
     xb, = next(iter(DataLoader(TensorDataset(x), batch_size=6, shuffle=True, seed=1, device=device)))
-    np.testing.assert_array_equal(xb.numpy(), x.numpy()[np.random.default_rng([1, 0]).permutation(6)])
+    np.testing.assert_array_equal(xb.numpy(), x.numpy()[order_ref(1, 0, 6)])
 
 
 def _collect(loader, epochs_and_batches):
@@ -197,3 +198,87 @@ def test_subset_in_a_loader_uses_the_base_batches():
     sub = Subset(base, [5, 1, 17, 2])
     got = np.concatenate([x.numpy() for x, in DataLoader(sub, batch_size=3)])
     np.testing.assert_array_equal(got, np.array([5, 1, 17, 2]) * 3)
+
+
+def _images_and_labels(n=37):
+    rng = np.random.default_rng(3)
+    return TensorDataset(rng.integers(0, 256, (n, 1, 6, 5)).astype(np.uint8), rng.integers(0, 10, n))
+
+
+def _augmenting():
+    return T.Compose([T.ToFloat(), T.RandomTranslate(1, seed=3), T.RandomHorizontalFlip(seed=4),
+                      T.Normalize(0.25, 0.5)])
+
+
+def test_resident_loader_gives_the_host_loaders_batches(kernel_device):
+    ds = _images_and_labels()
+    resident = DataLoader(ds, batch_size=8, shuffle=True, seed=5, device=kernel_device, transform=_augmenting())
+    host = DataLoader(ds, batch_size=8, shuffle=True, seed=5, device="cpu", transform=_augmenting())
+    assert resident.resident and not host.resident
+    assert not DataLoader(ds, batch_size=8, device=kernel_device, resident=False).resident
+    for _ in range(2):  # two epochs: the order and the augmentations change, identically
+        got, expected = _collect(resident, 1), _collect(host, 1)
+        assert len(got) == len(expected) == 5
+        for (x, y), (ex, ey) in zip(got, expected):
+            assert x.dtype == np.float32 and y.dtype == np.int64
+            np.testing.assert_array_equal(x, ex)
+            np.testing.assert_array_equal(y, ey)
+
+
+def test_resident_loader_copies_nothing_to_the_device_per_batch(kernel_device):
+    ds = _images_and_labels()
+    with gd.profiler.profile() as made:
+        resident = DataLoader(ds, batch_size=8, shuffle=True, device=kernel_device, transform=T.ToFloat())
+    assert made.uploads == 2  # the images and the labels, once
+    with gd.profiler.profile() as epoch:
+        batches = list(resident)
+    assert len(batches) == 5 and epoch.uploads == 0 and epoch.syncs == 0
+    assert epoch.by_kernel()["permutation"] == 5
+    with gd.profiler.profile() as copied:
+        list(DataLoader(ds, batch_size=8, shuffle=True, device=kernel_device, resident=False))
+    assert copied.uploads == 10  # the host path: both arrays of every batch
+
+
+def test_resident_loader_resumes_exactly(kernel_device):
+    ds = _images_and_labels(29)
+    make = lambda: DataLoader(ds, batch_size=4, shuffle=True, seed=8, device=kernel_device,  # noqa: E731
+                              transform=T.Compose([T.ToFloat(), T.RandomCrop(4, padding=1, seed=2)]))
+    a = make()
+    it = iter(a)
+    [next(it) for _ in range(3)]
+    state = json.loads(json.dumps(a.state_dict()))
+    expected = [tuple(t.numpy() for t in batch) for batch in it] + _collect(a, 1)
+    b = make()
+    b.load_state_dict(state)
+    got = _collect(b, 2)[:len(expected)]
+    for g, e in zip(got, expected):
+        for u, v in zip(g, e):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_resident_subset_matches_host(kernel_device):
+    train, _ = random_split(_images_and_labels(30), [20, 10], seed=1)
+    resident = DataLoader(train, batch_size=6, shuffle=True, seed=2, device=kernel_device)
+    assert resident.resident
+    for (x, y), (ex, ey) in zip(_collect(resident, 1), _collect(DataLoader(train, batch_size=6, shuffle=True, seed=2), 1)):
+        np.testing.assert_array_equal(x, ex)
+        np.testing.assert_array_equal(y, ey)
+
+
+def test_resident_argument_errors():
+    ds = _images_and_labels()
+    with pytest.raises(ValueError, match="resident must be True, False or 'auto'"):
+        DataLoader(ds, resident="yes")
+    with pytest.raises(ValueError, match="cuda or emu device, not cpu"):
+        DataLoader(ds, device="cpu", resident=True)
+
+    class Squares(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.float32(i * i), i
+
+    with pytest.raises(ValueError, match="needs an array-backed dataset"):
+        DataLoader(Squares(), device="emu", resident=True)
+    assert not DataLoader(Squares(), device="emu").resident  # 'auto' falls back to the host path

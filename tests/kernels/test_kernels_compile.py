@@ -55,7 +55,8 @@ def test_every_kernel_is_launched_by_a_wrapper():
     wrappers = "\n".join(p.read_text() for p in (ROOT / "gpudl" / "gpu").glob("*.py"))
     names = [name for path in SOURCES for name in entries(path)]
     assert len(names) >= 12
-    typed = re.compile("_(" + "|".join(loader.SUFFIX.values()) + ")$")  # name_f32 is launched as suffix("name", ...)
+    # name_f32 / name_u8_f32 / name_w4 are launched through their base name and a dtype or element-size suffix
+    typed = re.compile("(_(" + "|".join(("u8",) + tuple(loader.SUFFIX.values())) + "))+$|_w[1248]$")
     dead = [name for name in names if f'"{name}"' not in wrappers and f'"{typed.sub("", name)}"' not in wrappers]
     assert not dead, f"kernels no wrapper launches: {dead}"
 

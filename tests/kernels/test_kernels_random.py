@@ -6,26 +6,13 @@ import pytest
 
 import gpudl
 from kernel_refs import host, impl, put, thread_orders
+from reference import MASK32, philox_ref
 
 KAT = [  # Random123's kat_vectors for philox4x32_10: (counter, key, result)
     ((0, 0, 0, 0), (0, 0), (0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8)),
     ((0xffffffff,) * 4, (0xffffffff,) * 2, (0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd)),
 ]
 SHAPES = [(1,), (7,), (257,), (3, 5, 7), (1031,), (2, 1, 9)]
-MASK32 = 0xFFFFFFFF
-
-
-def philox_ref(counter, key):
-    """Philox4x32-10 with Python ints, one block at a time (independent of the vectorised cpu code)."""
-    c, (k0, k1) = list(counter), key
-    for r in range(10):
-        if r:
-            k0, k1 = (k0 + 0x9E3779B9) & MASK32, (k1 + 0xBB67AE85) & MASK32
-        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
-        c = [(p1 >> 32) ^ c[1] ^ k0, p1 & MASK32, (p0 >> 32) ^ c[3] ^ k1, p0 & MASK32]
-    return c
-
-
 def block_ref(seed, counter):
     counter %= 2 ** 64
     return philox_ref((counter & MASK32, counter >> 32, 0, 0), (seed & MASK32, seed >> 32))
