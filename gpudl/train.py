@@ -7,6 +7,12 @@ One epoch of mini-batch training, in the lectures' terms:
 `fit` shows a progress bar (loss, metrics, images/s), stops with a message naming the epoch
 and step when the loss becomes NaN/Inf, saves a checkpoint on Ctrl-C when a Checkpoint
 callback is given, and returns a History of per-epoch metrics.
+
+The loop never waits for the device per step: each step adds its loss, correct count and
+finiteness to sums in device memory (one `accumulate_metrics` launch, kernels/metrics.cu), and the
+host reads them only to refresh the progress bar (at most every REFRESH_S seconds) and at the end
+of the epoch.  A NaN/Inf loss is found at those reads; the sums record its step, so the message
+still names it, but the steps after it have run by then.
 """
 import json
 import math
@@ -17,8 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import creation
-from .backend import to_numpy
-from .capture import capture
+from .capture import capture as gd_capture
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
 from .tensor import Tensor, no_grad
@@ -55,14 +60,41 @@ class History:
         os.replace(tmp, path)
 
 
-def accuracy(outputs, labels):
-    """Fraction of correct predictions: argmax over classes, or logit > 0 for one output."""
-    out, y = to_numpy(outputs.data), to_numpy(labels.data)
-    pred = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(y.shape) > 0)
-    return float((pred == y).mean())
+METRICS = ("accuracy",)  # what fit and evaluate report besides the loss (counted by kernels/metrics.cu)
+REFRESH_S = 0.5          # the progress bar reads the device at most this often
 
 
-METRICS = {"accuracy": accuracy}
+class Meter:
+    """An epoch's loss * n, correct predictions, samples, steps and first non-finite step, summed in
+    device memory by one launch per step (`add`) and read by the host only in `read`."""
+
+    def __init__(self, device, metrics):
+        self.device, self.count = device, "accuracy" in metrics
+        with device.activate():
+            self.sums = device.kernels.full((5,), 0.0, np.float64)
+        self._zero = {}  # the loss of evaluate without a loss_fn: a zero per dtype
+
+    def reset(self):
+        with self.device.activate():
+            self.device.kernels.fill(self.sums, 0.0)
+
+    def add(self, loss, outputs, labels):
+        """Add one batch (loss None: count the metrics only)."""
+        if loss is None:
+            loss = self._zero.get(outputs.dtype)
+            if loss is None:
+                loss = self._zero[outputs.dtype] = self.device.kernels.full((), 0.0, outputs.dtype)
+        else:
+            loss = loss.data
+        self.device.kernels.accumulate_metrics(loss, outputs.data, labels.data, self.count, self.sums)
+
+    def read(self):
+        """(logs {'loss', 'accuracy'}: means so far, index of the first non-finite step or None): one sync."""
+        loss_sum, correct, samples, _, bad = Tensor._wrap(self.sums, self.device).numpy()
+        logs = {"loss": loss_sum / max(samples, 1)}
+        if self.count:
+            logs["accuracy"] = correct / max(samples, 1)
+        return logs, (int(bad) - 1 if bad else None)
 
 
 class Callback:
@@ -134,15 +166,16 @@ class Trainer:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_loader, self.scheduler = train_loader, scheduler
         self.history, self.stop = history or History(), False
-        self.where = (0, 0)  # (epoch, step) being trained, for messages
+        self.meter = None  # made on the first batch's device
 
-    def check_finite(self, value):
-        """`value`, or NonFiniteLossError naming the epoch and step when the loss is NaN or Inf."""
-        if not math.isfinite(value):
-            epoch, step = self.where
-            raise NonFiniteLossError(f"fit: loss became {value} at epoch {epoch + 1}, step {step + 1}; "
-                                     "try a smaller learning rate or check the inputs for NaN/Inf")
-        return value
+    def read(self, epoch):
+        """The epoch's logs so far, or NonFiniteLossError naming the epoch and step of the first NaN/Inf loss."""
+        logs, bad = self.meter.read()
+        if bad is not None:
+            raise NonFiniteLossError(f"fit: loss became NaN or Inf at epoch {epoch + 1}, step {bad + 1} (found when "
+                                     "the device was next read, so later steps have run too); try a smaller learning "
+                                     "rate or check the inputs for NaN/Inf")
+        return logs
 
     def save_checkpoint(self, path, epoch):
         """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history."""
@@ -177,21 +210,19 @@ def evaluate(model, data, loss_fn=None, metrics=("accuracy",)):
     """Mean loss and metrics over `data` in eval mode, without building a graph."""
     was_training = model.training
     model.eval()
-    totals, count = {}, 0
+    meter = None
     try:
         with no_grad():
             for x, y in _batches(data):
                 out = model(x)
-                n = len(x)
-                logs = {m: METRICS[m](out, y) for m in metrics}
-                if loss_fn is not None:
-                    logs["loss"] = loss_fn(out, y).item()
-                for k, v in logs.items():
-                    totals[k] = totals.get(k, 0.0) + v * n
-                count += n
+                meter = meter or Meter(out.device, metrics)
+                meter.add(None if loss_fn is None else loss_fn(out, y), out, y)
     finally:
         model.train(was_training)
-    return {k: v / max(count, 1) for k, v in totals.items()}
+    if meter is None:
+        return {}
+    logs, _ = meter.read()
+    return logs if loss_fn is not None else {k: v for k, v in logs.items() if k != "loss"}
 
 
 def predict(model, data):
@@ -206,58 +237,40 @@ def predict(model, data):
     return np.concatenate(outs)
 
 
-def _eager_step(trainer):
-    """One training step as fit runs it eagerly: the loss is checked for NaN/Inf before backward."""
+def _train_step(trainer):
+    """One training step; its loss and metrics go to the trainer's Meter on the device."""
     model, opt = trainer.model, trainer.optimizer
 
     def step(x, y):
+        opt.zero_grad()
         out = model(x)
         loss = trainer.loss_fn(out, y)
-        value = trainer.check_finite(loss.item())
-        opt.zero_grad()
         loss.backward()
         opt.step()
-        return value, out
+        trainer.meter.add(loss, out, y)
+        return loss
     return step
-
-
-def _captured_step(trainer):
-    """The same step as one captured graph (gd.capture, one graph per batch shape); the loss is
-    checked after each replay, so a non-finite step has already updated the weights when it is reported."""
-    model, opt = trainer.model, trainer.optimizer
-
-    def step(x, y):
-        opt.zero_grad()
-        out = model(x)
-        loss = trainer.loss_fn(out, y)
-        loss.backward()
-        opt.step()
-        return loss, out
-    replay = capture(step, shapes="recapture")
-
-    def checked(x, y):
-        loss, out = replay(x, y)
-        return trainer.check_finite(loss.item()), out
-    return checked
 
 
 def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
     trainer.model.train()
-    totals, count, start = {}, 0, time.perf_counter()
+    count, start, shown = 0, time.perf_counter(), 0.0
     bar = tqdm(trainer.train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True,
                unit="batch", dynamic_ncols=True)
-    for step, (x, y) in enumerate(bar):
-        trainer.where = (epoch, step)
-        value, out = step_fn(x, y)
-        n = len(x)
-        logs = {"loss": value, **{m: METRICS[m](out, y) for m in metrics}}
-        for k, v in logs.items():
-            totals[k] = totals.get(k, 0.0) + v * n
-        count += n
-        rate = count / max(time.perf_counter() - start, 1e-9)
-        bar.set_postfix({**{k: f"{v / count:.4f}" for k, v in totals.items()}, "img/s": f"{rate:,.0f}"})
+    for x, y in bar:
+        if trainer.meter is None:
+            trainer.meter = Meter(x.device, metrics)
+        if count == 0:
+            trainer.meter.reset()
+        step_fn(x, y)
+        count += len(x)
+        now = time.perf_counter()
+        if progress and now - shown >= REFRESH_S:  # the only reads of the device during the epoch
+            shown = now
+            logs = trainer.read(epoch)
+            bar.set_postfix({**{k: f"{v:.4f}" for k, v in logs.items()}, "img/s": f"{count / (now - start):,.0f}"})
     bar.close()
-    return {k: v / max(count, 1) for k, v in totals.items()}
+    return trainer.read(epoch) if count else {}
 
 
 def _use_capture(capture_arg, model):
@@ -279,7 +292,9 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
     if unknown:
         raise ValueError(f"fit: unknown metrics {unknown}; available: {sorted(METRICS)}")
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
-    step_fn = (_captured_step if _use_capture(capture, model) else _eager_step)(trainer)
+    step_fn = _train_step(trainer)
+    if _use_capture(capture, model):
+        step_fn = gd_capture(step_fn, shapes="recapture")
     for cb in callbacks:
         cb.on_train_begin(trainer)
     epoch = start_epoch

@@ -108,3 +108,55 @@ def test_unknown_metric():
     model = small_model()
     with pytest.raises(ValueError, match="unknown metrics"):
         train.fit(model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, tr, metrics=("f1",))
+
+
+def test_fit_reads_the_device_only_at_the_end_of_each_epoch(kernel_device):
+    gd.manual_seed(1)
+    tr, _ = blobs_loaders(device=kernel_device)
+    assert tr.resident
+    model = small_model().to(kernel_device)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    train.fit(model, opt, F.cross_entropy, tr, epochs=1, progress=False)  # warm: kernel layouts are cached
+    with gd.profiler.profile() as prof:
+        hist = train.fit(model, opt, F.cross_entropy, tr, epochs=3, start_epoch=1, progress=False)
+    assert prof.syncs == 2 and prof.uploads == 0  # one read of the sums per epoch; no batch copied
+    assert prof.by_kernel()["accumulate_metrics_f32_i64"] == 2 * len(tr)
+    assert 0 <= hist["accuracy"][-1] <= 1 and hist["loss"][-1] < hist["loss"][0]
+
+
+def test_fit_logs_are_the_means_over_the_epoch():
+    """History's loss / accuracy against the per-batch values computed in NumPy after the fact."""
+    gd.manual_seed(2)
+    x, y = synthetic.two_blobs(70, seed=4)
+    loader = data.DataLoader(data.TensorDataset(x.astype(np.float32), y.astype(np.int64)), batch_size=16)
+    model = nn.Sequential(nn.Linear(2, 3))
+    seen = []
+
+    def loss_fn(out, labels):
+        seen.append((out.numpy(), labels.numpy()))
+        return F.cross_entropy(out, labels)
+
+    hist = train.fit(model, optim.SGD(model.parameters(), lr=0.0), loss_fn, loader, progress=False)
+    losses, correct = [], 0
+    for out, labels in seen:
+        shifted = out - out.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        losses.append(-logp[np.arange(len(labels)), labels].mean() * len(labels))
+        correct += int((out.argmax(axis=1) == labels).sum())
+    assert hist["loss"][0] == pytest.approx(sum(losses) / 70, rel=1e-5)
+    assert hist["accuracy"][0] == pytest.approx(correct / 70)
+
+
+def test_nan_found_later_still_names_its_step(kernel_device):
+    tr, _ = blobs_loaders(device=kernel_device)
+    model = small_model().to(kernel_device)
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        loss = F.cross_entropy(out, y)
+        return loss * np.nan if len(calls) == 4 else loss
+
+    with pytest.raises(train.NonFiniteLossError, match=r"epoch 1, step 4 \(found when the device was next read"):
+        train.fit(model, optim.SGD(model.parameters(), lr=0.1), loss_fn, tr, epochs=1, progress=False)
+    assert len(calls) == len(tr)  # the epoch ran on: nothing was read back per step

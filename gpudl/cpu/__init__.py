@@ -9,7 +9,7 @@ accepts the other's forward.  One module per op family; the table is their union
 from importlib import import_module
 
 FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
-            "optim", "index", "data")
+            "optim", "index", "data", "metrics")
 
 
 
