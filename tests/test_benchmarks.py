@@ -75,6 +75,15 @@ def test_train_quick(tmp_path, capsys):
         assert all(r["torch_ms"] > 0 and r["ratio"] > 0 for r in rows)
 
 
+@pytest.mark.skipif(NO_CXX, reason="emu needs a C++ compiler (g++) and none is installed")
+def test_train_quick_on_emu_times_the_captured_step(capsys):
+    rows = train.main(["--device", "emu", "--quick", "--models", "mlp"])
+    out = capsys.readouterr().out
+    assert "peer: none on emu" in out and "gpudl captured ms" in out
+    assert rows[0]["gpudl_ms"] > 0 and rows[0]["gpudl_captured_ms"] > 0 and rows[0]["gpudl_captured_error"] is None
+    assert "torch_ms" not in rows[0]
+
+
 def test_markdown_table_and_missing_values():
     text = common.markdown_table([{"a": 1.23456, "b": None}, {"a": 12345.6, "b": "x"}], (("A", "a"), ("B", "b")))
     assert text.splitlines() == ["| A | B |", "|---|---|", "| 1.23 | n/a |", "| 12346 | x |"]

@@ -11,13 +11,19 @@ VALUES = (np.dtype(np.float32), np.dtype(np.float64))
 LABELS = (np.dtype(np.int64), np.dtype(np.int32)) + VALUES
 
 
+def samples_of(labels):
+    """N: the labels' first dimension (1 for a scalar)."""
+    return labels.shape[0] if labels.ndim else 1
+
+
 def classes_of(op, out, labels, count):
-    """Columns argmax'ed per sample (1: one logit per sample; 0: not counting), checking the shapes."""
+    """Columns argmax'ed per sample (1: one logit per sample; 0: not counting), checking the shapes:
+    outputs (N, C) or (N,) / (N, 1), labels with N elements."""
     if not count:
         return 0
-    n = labels.size
-    if labels.ndim != 1 or out.shape[0] != n or out.size % max(n, 1):
-        raise ValueError(f"{op}: accuracy needs outputs (N, classes) or (N,) and labels (N,), got outputs "
+    n = samples_of(labels)
+    if labels.size != n or out.ndim < 1 or out.shape[0] != n or out.size % max(n, 1):
+        raise ValueError(f"{op}: accuracy needs outputs (N, classes) or (N,) and N labels, got outputs "
                          f"{tuple(out.shape)} and labels {tuple(labels.shape)}")
     return out.size // max(n, 1)
 
@@ -36,11 +42,11 @@ def accumulate_metrics(device, loss, out, labels, count, sums):
     op = "accumulate_metrics"
     check_metrics(op, loss, out, labels, sums)
     classes = classes_of(op, out, labels, count)
-    n = labels.shape[0] if labels.ndim else 1
+    n = samples_of(labels)
     if classes:
         scores = out.reshape(n, classes)
         pred = scores.argmax(axis=1) if classes > 1 else (scores[:, 0] > 0)
-        sums[1] += float(np.count_nonzero(pred.astype(np.float64) == labels.astype(np.float64)))
+        sums[1] += float(np.count_nonzero(pred.astype(np.float64) == labels.reshape(n).astype(np.float64)))
     value = float(loss.reshape(-1)[0])
     sums[0] += value * n
     sums[2] += n

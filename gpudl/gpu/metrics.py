@@ -1,6 +1,6 @@
 """Launch wrapper for kernels/metrics.cu: one step's loss, correct count and finiteness added
 to a float64 sums array in device memory (math there and in gpudl/cpu/metrics.py)."""
-from ..cpu.metrics import check_metrics, classes_of
+from ..cpu.metrics import check_metrics, classes_of, samples_of
 from .loader import check_device, ints, launch, SUFFIX
 
 __all__ = ["accumulate_metrics"]
@@ -18,7 +18,7 @@ def accumulate_metrics(device, loss, out, labels, count, sums):
             raise ValueError(f"{op}: {name} {tuple(a.shape)} must be C-contiguous")
     check_metrics(op, loss, out, labels, sums)
     classes = classes_of(op, out, labels, count)
-    n = labels.shape[0] if labels.ndim else 1
+    n = samples_of(labels)
     launch(device, FAMILY, f"{op}_{SUFFIX[out.dtype]}_{SUFFIX[labels.dtype]}", (1,), (THREADS,),
            (loss, out, labels) + ints(n, classes) + (sums,), f"outputs {tuple(out.shape)}, labels {tuple(labels.shape)}")
     return sums

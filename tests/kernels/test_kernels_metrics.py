@@ -61,6 +61,10 @@ def test_accumulate_metrics_without_counting_and_errors(device):
     scores, labels = put(dev, np.ones((4, 3), np.float32)), put(dev, np.zeros(4, np.int64))
     dev.kernels.accumulate_metrics(put(dev, np.array(np.float32(2.0))), scores, labels, False, sums)
     assert host(sums).tolist() == [8.0, 0.0, 4.0, 1.0, 0.0]
+    logits = put(dev, np.array([[0.5], [-1.0], [2.0], [-0.1]], np.float32))  # one logit, (N, 1) targets
+    dev.kernels.accumulate_metrics(put(dev, np.array(np.float32(1.0))), logits,
+                                   put(dev, np.array([[1.0], [1.0], [1.0], [0.0]], np.float32)), True, sums)
+    assert host(sums).tolist() == [12.0, 3.0, 8.0, 2.0, 0.0]
     with pytest.raises(ValueError, match="accuracy needs outputs"):
         dev.kernels.accumulate_metrics(put(dev, np.array(np.float32(1))), scores, put(dev, np.zeros(3, np.int64)),
                                        True, sums)
