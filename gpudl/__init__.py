@@ -5,7 +5,7 @@ from .tensor import Tensor, Function, no_grad, is_grad_enabled
 from .creation import (tensor, from_numpy, from_dlpack, zeros, ones, full, zeros_like, ones_like,
                        arange, eye, randn, rand, manual_seed)
 from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, stack, pad, reshape,
-                  transpose, flatten, broadcast_to, matmul)
+                  transpose, permute, flatten, broadcast_to, matmul)
 from .gradcheck import gradcheck, GradcheckError
 from .capture import capture, CaptureError
 from .serialization import save, load

@@ -32,10 +32,12 @@ def to_array(data, dtype, device):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor (copied) from a list, scalar, NumPy or CuPy array."""
+    """A new tensor from a list, scalar, Tensor, NumPy or CuPy array, always copied: changing the
+    source later never changes it."""
     dev = backend.device(device)
+    source = data.data if isinstance(data, Tensor) else data
     arr = to_array(data, dtype, dev)
-    if arr is data:
+    if arr is source or getattr(arr, "base", None) is source:  # placed without a copy (or as a view)
         arr = arr.copy()
     return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
 

@@ -41,8 +41,15 @@ def _is_float(dtype):
 class Context:
     """Scratch space a Function's forward leaves for its backward (`ctx.save(...)`)."""
 
+    released = False
+
     def save(self, *arrays):
         self.saved = arrays
+
+    def release(self):
+        """Drop everything forward left here (its backward has run and the graph is not retained)."""
+        self.__dict__.clear()
+        self.released = True
 
 
 class Function:
@@ -55,6 +62,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         tensors = [x for x in inputs if isinstance(x, Tensor)]
+        if not tensors:
+            raise TypeError(f"{cls.__name__}.apply: needs at least one Tensor input, got "
+                            f"({', '.join(type(x).__name__ for x in inputs)})")
         dev = tensors[0].device
         for t in tensors[1:]:
             if t.device != dev:
@@ -96,6 +106,31 @@ def _run_backward(fn, ctx, g):
     return out if isinstance(out, tuple) else (out,)
 
 
+def _in_memory_of(array, device):
+    """Whether a raw array lives in `device`'s memory (NumPy for cpu and emu, CuPy on that GPU for cuda)."""
+    held = backend.device_of(array)
+    return held == device if device.type == "cuda" else held.type == "cpu"
+
+
+def _check_gradients(fn, inputs, grads):
+    """RuntimeError naming `fn` unless backward gave one gradient per input, each an array with its
+    input's shape, dtype and device (None, or any value for a non-Tensor input, passes)."""
+    if len(grads) != len(inputs):
+        raise RuntimeError(f"{fn.__name__}.backward returned {len(grads)} gradient(s) for {len(inputs)} input(s)")
+    for i, (x, gx) in enumerate(zip(inputs, grads)):
+        if gx is None or not isinstance(x, Tensor):
+            continue
+        what = f"{fn.__name__}.backward returned for input {i}"
+        if isinstance(gx, Tensor) or not hasattr(gx, "dtype"):
+            raise RuntimeError(f"{what} a {type(gx).__name__}, not a raw array")
+        if tuple(gx.shape) != x.shape:
+            raise RuntimeError(f"{what} a gradient of shape {tuple(gx.shape)}; the input has shape {x.shape}")
+        if gx.dtype != x.dtype:
+            raise RuntimeError(f"{what} a gradient of dtype {gx.dtype}; the input has dtype {x.dtype}")
+        if not _in_memory_of(gx, x.device):
+            raise RuntimeError(f"{what} a gradient on {backend.device_of(gx)}; the input is on {x.device}")
+
+
 class Tensor:
     """An n-d array on a device, with an optional gradient. Build with `gd.tensor(...)`."""
 
@@ -130,7 +165,7 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: int(self.data.size))
     is_leaf = property(lambda self: self._creator is None)
-    T = property(lambda self: self.transpose())
+    T = property(lambda self: self.permute(*reversed(range(self.ndim))))  # all axes reversed
 
     def __len__(self):
         return self.shape[0]
@@ -155,6 +190,29 @@ class Tensor:
 
     def __float__(self):
         return float(self._scalar("float"))
+
+    def __int__(self):
+        return int(self._scalar("int"))
+
+    def __index__(self):
+        """A one-element integer tensor as a Python int (`range(t)`, `seq[t]`); TypeError otherwise."""
+        if not np.issubdtype(self.dtype, np.integer) or self.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self._scalar("index"))
+
+    def __bool__(self):
+        """The truth value of a one-element tensor; RuntimeError for more (or no) elements."""
+        if self.size != 1:
+            values = "no values" if self.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of a Tensor with {values} is ambiguous (shape {self.shape})")
+        return bool(self._scalar("bool"))
+
+    def __array__(self, dtype=None, copy=None):
+        """`np.asarray(t)`: a host NumPy copy of the values, as `numpy()` (a host sync on kernel devices)."""
+        if copy is False:
+            raise ValueError("__array__: a Tensor becomes a NumPy array only by copying; copy=False cannot be met")
+        return np.array(self._host("array"), dtype=dtype)
 
     def _scalar(self, what):
         """The one element as a Python scalar (a host sync on kernel devices)."""
@@ -192,8 +250,13 @@ class Tensor:
         return self.data.__dlpack_device__()
 
     # ---- autograd ------------------------------------------------------------------------
-    def backward(self, grad=None):
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad.
+
+        `grad` (the gradient of some scalar with respect to self) must have self's shape and device;
+        it may be omitted for a one-element self (then 1). Each Function's saved values are freed
+        once its backward has run, so a second backward through the same graph raises, unless the
+        first one was given retain_graph=True."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no leaf that requires grad made it)")
         kernels = self.device.kernels
@@ -204,9 +267,14 @@ class Tensor:
             with self.device.activate():
                 grad = kernels.full(self.data.shape, 1, self.dtype)
         else:
+            if isinstance(grad, Tensor) and grad.device != self.device:
+                raise RuntimeError(f"backward: grad is on {grad.device} but the output is on {self.device}")
             grad = grad.data if isinstance(grad, Tensor) else self.device.asarray(grad, dtype=self.dtype)
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward: grad shape {tuple(grad.shape)} does not match output shape {self.shape}")
+            if grad.dtype != self.dtype:
+                with self.device.activate():
+                    grad = kernels.cast(grad, self.dtype)
         grads = {id(self): grad}
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
@@ -218,12 +286,16 @@ class Tensor:
                     node.grad = Tensor._wrap(total, node.device)
                     continue
                 fn, ctx, inputs = node._creator
+                if ctx.released:
+                    raise RuntimeError(f"{fn.__name__}: trying to backward through the graph a second time (its "
+                                       "saved values were freed by the first backward); specify "
+                                       "retain_graph=True in the first backward() if you need a second one")
                 input_grads = _run_backward(fn, ctx, g)
+                _check_gradients(fn, inputs, input_grads)
+                if not retain_graph:
+                    ctx.release()
                 for x, gx in zip(inputs, input_grads):
                     if gx is not None and isinstance(x, Tensor) and x.requires_grad:
-                        if tuple(gx.shape) != x.shape:
-                            raise RuntimeError(f"{fn.__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
-                                               f"for an input of shape {x.shape}")
                         grads[id(x)] = gx if id(x) not in grads else x.device.kernels.add(grads[id(x)], gx)
 
     def _topological_order(self):
@@ -277,8 +349,8 @@ class Tensor:
     def abs(self): return ops.abs(self)
     def clip(self, min=None, max=None): return ops.clip(self, min, max)
     def reshape(self, *shape): return ops.reshape(self, *shape)
-    def transpose(self, *axes): return ops.transpose(self, *axes)
-    def permute(self, *axes): return ops.transpose(self, *axes)
+    def transpose(self, dim0, dim1): return ops.transpose(self, dim0, dim1)
+    def permute(self, *dims): return ops.permute(self, *dims)
     def flatten(self, start_axis=0, end_axis=-1): return ops.flatten(self, start_axis, end_axis)
     def expand(self, *shape): return ops.broadcast_to(self, *shape)
     def broadcast_to(self, *shape): return ops.broadcast_to(self, *shape)

@@ -1,7 +1,7 @@
 """The layers the lectures use, PyTorch's names and default initialisation."""
 import math
 
-from ..creation import ones, zeros
+from ..creation import ones, zeros, zeros_like
 from . import functional as F, init
 from .module import Module, Parameter
 
@@ -98,6 +98,9 @@ class Dropout(Module):
 
 
 class _BatchNorm(Module):
+    """Running statistics r <- (1 - momentum) r + momentum s per training batch; momentum=None is
+    PyTorch's cumulative average, momentum = 1 / n at the n-th batch (n in the `num_batches_tracked`
+    buffer, which only momentum=None layers have)."""
     ndim = None
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, device=None, dtype="float32"):
@@ -107,13 +110,37 @@ class _BatchNorm(Module):
         self.bias = Parameter(zeros(num_features, dtype=dtype, device=device)) if affine else None
         self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
         self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+        if momentum is None:
+            self.register_buffer("num_batches_tracked", zeros((), dtype="int64", device=device))
 
     def forward(self, x):
         if x.ndim != self.ndim or x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.ndim}-D input with {self.num_features} "
                              f"channels, got shape {x.shape}")
+        if self.momentum is None and self.training:
+            return self._cumulative_forward(x)
+        momentum = 0.0 if self.momentum is None else self.momentum  # evaluation does not use it
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+                            self.training, momentum, self.eps)
+
+    def _cumulative_forward(self, x):
+        """A training step with momentum=None: n <- n + 1, r <- r + (s - r) / n for both statistics.
+
+        The kernel with momentum 1 writes the batch's statistics s into zeroed scratch arrays; the
+        update runs on the device with the count kept there (no host sync, a capturable step)."""
+        if "num_batches_tracked" not in self._buffers:
+            raise RuntimeError(f"{type(self).__name__}: momentum=None needs the num_batches_tracked buffer; "
+                               "build the layer with momentum=None")
+        batch = zeros_like(self.running_mean), zeros_like(self.running_var)
+        y = F.batch_norm(x, *batch, self.weight, self.bias, True, 1.0, self.eps)
+        n, dev = self.num_batches_tracked.data, self.running_mean.device
+        k = dev.kernels
+        with dev.activate():
+            k.add(n, 1, out=n)
+            count = k.cast(n, self.running_mean.dtype)
+            for running, s in ((self.running_mean.data, batch[0].data), (self.running_var.data, batch[1].data)):
+                k.add(running, k.div(k.sub(s, running), count), out=running)
+        return y
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

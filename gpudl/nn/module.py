@@ -17,7 +17,9 @@ class Parameter(Tensor):
 
 
 class Module:
-    """Base class: assign Parameters, buffers and sub-Modules as attributes; define forward()."""
+    """Base class: assign Parameters, buffers and sub-Modules as attributes; define forward().
+
+    A Tensor assigned to the name of a registered buffer stays a buffer (in state_dict)."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
@@ -28,12 +30,15 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        stays_buffer = name in self._buffers and isinstance(value, Tensor) and not isinstance(value, Parameter)
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif stays_buffer:  # a Tensor assigned to a buffer's name replaces the buffer
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, tensor):

@@ -94,7 +94,13 @@ def clip(x, min=None, max=None):
 
 
 def where(cond, a, b):
-    """Elementwise `a` where `cond` else `b`; gradients flow to the chosen side."""
+    """Elementwise `a` where `cond` else `b`; gradients flow to the chosen side.
+
+    Every Tensor among cond, a and b must be on one device (RuntimeError naming both otherwise)."""
+    devices = [(name, v.device) for name, v in (("condition", cond), ("a", a), ("b", b)) if isinstance(v, Tensor)]
+    for name, dev in devices[1:]:
+        if dev != devices[0][1]:
+            raise RuntimeError(f"where: {name} is on {dev} but {devices[0][0]} is on {devices[0][1]}")
     cond_data = cond.data if isinstance(cond, Tensor) else cond if hasattr(cond, "dtype") else np.asarray(cond)
     if cond_data.dtype != np.bool_:
         raise TypeError(f"where: condition must be bool, got dtype {cond_data.dtype}")

@@ -97,4 +97,5 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     if not training and running_mean is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
     raw = [None if t is None else t.data for t in (running_mean, running_var)]
-    return BatchNorm.apply(x, weight, bias, *raw, training=training, momentum=momentum, eps=eps)
+    return BatchNorm.apply(x, weight, bias, running_mean=raw[0], running_var=raw[1], training=training,
+                           momentum=momentum, eps=eps)

@@ -132,18 +132,35 @@ def reshape(x, *shape):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
 
 
-def transpose(x, *axes):
-    """Reverse the axes (no arguments), swap two axes, or permute by a full ordering."""
-    axes = _shape_arg(axes)
-    if not axes:
-        axes = tuple(reversed(range(x.ndim)))
-    elif len(axes) == 2 and x.ndim != 2:
-        perm = list(range(x.ndim))
-        perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
-        axes = tuple(perm)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
-    return Transpose.apply(x, axes=tuple(a % x.ndim for a in axes))
+def _dim(op, x, d):
+    """Axis `d` of x in 0..ndim-1 (negative counts from the end; a 0-d tensor takes 0 and -1)."""
+    n = max(x.ndim, 1)
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+        raise TypeError(f"{op}: dims must be integers, got {d!r}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {x.shape} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
+def transpose(x, dim0, dim1):
+    """Swap axes dim0 and dim1 (as torch.transpose); `x.T` reverses all axes, `permute` reorders them."""
+    order = list(range(x.ndim))
+    a, b = _dim("transpose", x, dim0), _dim("transpose", x, dim1)
+    if x.ndim:  # a 0-d tensor has nothing to swap
+        order[a], order[b] = order[b], order[a]
+    return Transpose.apply(x, axes=tuple(order))
+
+
+def permute(x, *dims):
+    """Reorder all axes: axis i of the result is axis dims[i] of x (negative dims allowed; one
+    tuple or list also works). ValueError unless dims is a permutation of x's axes."""
+    dims, n = _shape_arg(dims), x.ndim
+    valid = all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and -n <= d < n for d in dims)
+    order = tuple(int(d) % n for d in dims) if valid else ()
+    if not valid or sorted(order) != list(range(n)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {n} axes of a tensor of shape {x.shape}")
+    return Transpose.apply(x, axes=order)
 
 
 def flatten(x, start_axis=0, end_axis=-1):

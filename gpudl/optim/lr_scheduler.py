@@ -4,7 +4,9 @@
     for epoch in range(epochs):
         train_one_epoch(); scheduler.step()          # ReduceLROnPlateau: scheduler.step(val_loss)
 
-Building a scheduler records each group's starting rate η₀ as `initial_lr` and sets epoch e = 0.
+Building a scheduler records each group's starting rate η₀ as `initial_lr`, sets epoch e = 0 and
+lr = η₀; a group that already has `initial_lr` (an optimizer restored by `load_state_dict`, or one
+that had a scheduler before) keeps it as η₀ and keeps its current lr, as in PyTorch.
 Each `step()` advances e by one and sets lr = η_e. The schedules below use the closed form
 η_e = f(η₀, e); PyTorch computes the same values recursively from the current lr (they agree
 unless something else changes lr in between).
@@ -16,10 +18,14 @@ class LRScheduler:
     """Base class: subclasses give `lr_at(base_lr, epoch)`. `state_dict` holds plain scalars."""
 
     def __init__(self, optimizer):
-        self.optimizer = optimizer
-        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
-        self.last_epoch = -1
-        self.step()
+        self.optimizer, groups = optimizer, optimizer.param_groups
+        fresh = ["initial_lr" not in group for group in groups]
+        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
+        self.last_epoch = 0
+        for group, base_lr, is_fresh in zip(groups, self.base_lrs, fresh):
+            if is_fresh:  # a group that already had initial_lr (a loaded optimizer) keeps its lr
+                group["lr"] = self.lr_at(base_lr, 0)
+        self._last_lr = [group["lr"] for group in groups]
 
     def lr_at(self, base_lr, epoch):
         raise NotImplementedError

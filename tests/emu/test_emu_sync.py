@@ -65,3 +65,29 @@ def test_divergent_barrier_and_deadlock_raise_instead_of_hanging(basics, run_pyt
     assert "[(0,0,0)-(15,0,0)] wait at __syncthreads()" in deadlock
     assert "[(16,0,0)-(31,0,0)] wait at __syncwarp" in deadlock
     assert after == "after: " + str([3.0] * 10)
+
+
+_THROUGH_LAUNCH = """
+import sys
+import numpy as np
+import gpudl as gd
+from gpudl import emu
+from gpudl.gpu import loader
+basics = emu.load_module(open(sys.argv[1]).read(), name=sys.argv[1])
+loader.module = lambda device, family, options=(): basics   # launch finds the test kernels
+try:
+    loader.launch(gd.device("emu"), "basics", "divergent_barrier", (1,), (32,), (np.zeros(32, np.float32),), "y (32,)")
+except Exception as e:
+    print(type(e).__module__, type(e).__name__, "|", e)
+"""
+
+
+def test_launch_passes_emu_errors_on_as_emu_error(run_python, kernel_path):
+    """gpudl.gpu.loader.launch adds the launch to the message and keeps the EmuError type and details."""
+    done = run_python(_THROUGH_LAUNCH, args=[kernel_path("basics.cu")], timeout=120)
+    assert done.returncode == 0, done.stderr
+    kind, _, message = done.stdout.strip().partition(" | ")
+    assert kind == "gpudl.emu.errors EmuError"
+    assert message.startswith("divergent_barrier: launch failed (grid (1,), block (32,); y (32,)): "
+                              "kernel 'divergent_barrier', blockIdx (0,0,0)")
+    assert "divergent __syncthreads()" in message and "16 thread(s) [(16,0,0)-(31,0,0)] wait at the barrier" in message

@@ -153,3 +153,70 @@ def test_model_moves_between_devices(device):
     assert m.weight.device == gd.device(device)
     m.to("cpu")
     assert np.array_equal(m.weight.numpy(), w)
+
+
+def test_reassigned_buffer_stays_in_the_state_dict():
+    bn = nn.BatchNorm1d(3)
+    bn.running_mean = gd.full((3,), 2.0)
+    state = bn.state_dict()
+    assert sorted(state) == ["bias", "running_mean", "running_var", "weight"]
+    assert np.array_equal(state["running_mean"].numpy(), [2, 2, 2])
+    bn.to("emu")
+    assert bn.running_mean.device == gd.device("emu")   # moved with the other buffers
+    bn.running_mean = nn.Parameter(gd.zeros(3))          # a Parameter is a parameter, not a buffer
+    assert "running_mean" in dict(bn.named_parameters()) and "running_mean" not in dict(bn.named_buffers())
+
+
+def _numpy_cumulative(batches, axes):
+    """PyTorch's momentum=None: the plain mean, over the batches, of each batch's mean and unbiased variance."""
+    means = np.mean([b.mean(axis=axes) for b in batches], axis=0)
+    variances = np.mean([b.var(axis=axes, ddof=1) for b in batches], axis=0)
+    return means, variances
+
+
+@pytest.mark.parametrize("layer, shape, axes", [(nn.BatchNorm1d, (5, 3), (0,)),
+                                                (nn.BatchNorm2d, (2, 3, 2, 3), (0, 2, 3))])
+def test_batchnorm_momentum_none_is_a_cumulative_average(device, layer, shape, axes):
+    rng = np.random.default_rng(3)
+    batches = [(rng.standard_normal(shape) * (i + 1) + 2 * i).astype(np.float32) for i in range(4)]
+    bn = layer(3, momentum=None, device=device)
+    for i, b in enumerate(batches):
+        bn(gd.tensor(b, device=device))
+        mean, var = _numpy_cumulative(batches[:i + 1], axes)
+        np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-5, atol=1e-6)
+    assert bn.num_batches_tracked.item() == 4 and bn.num_batches_tracked.dtype == np.int64
+    assert "num_batches_tracked" in bn.state_dict()
+    bn.eval()   # evaluation normalises with the averages and leaves them alone
+    x = batches[0]
+    want = (x - mean.reshape((1, 3) + (1,) * (x.ndim - 2))) / np.sqrt(var.reshape((1, 3) + (1,) * (x.ndim - 2)) + 1e-5)
+    np.testing.assert_allclose(bn(gd.tensor(x, device=device)).numpy(), want, rtol=1e-4, atol=1e-5)
+    assert bn.num_batches_tracked.item() == 4
+
+
+def test_batchnorm_momentum_none_resumes_from_the_state_dict():
+    rng = np.random.default_rng(4)
+    batches = [rng.standard_normal((4, 2)).astype(np.float32) + i for i in range(3)]
+    a = nn.BatchNorm1d(2, momentum=None)
+    for b in batches[:2]:
+        a(gd.tensor(b))
+    resumed = nn.BatchNorm1d(2, momentum=None)
+    resumed.load_state_dict(a.state_dict())
+    resumed(gd.tensor(batches[2]))
+    mean, var = _numpy_cumulative(batches, (0,))
+    np.testing.assert_allclose(resumed.running_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(resumed.running_var.numpy(), var, rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_momentum_none_replays_in_a_capture():
+    """The count lives on the device: every replay of a captured step advances the averages."""
+    rng = np.random.default_rng(5)
+    batches = [rng.standard_normal((4, 3)).astype(np.float32) * (i + 1) for i in range(5)]
+    bn = nn.BatchNorm1d(3, momentum=None, device="emu")
+    step = gd.capture(lambda x: bn(x).sum())
+    for b in batches:   # eager, captured, then three replays
+        step(gd.tensor(b, device="emu"))
+    mean, var = _numpy_cumulative(batches, (0,))
+    assert bn.num_batches_tracked.item() == 5
+    np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-5, atol=1e-6)

@@ -157,3 +157,30 @@ def test_load_state_dict_rejects_unknown_keys():
 def test_invalid_arguments(build, match):
     with pytest.raises(ValueError, match=match):
         build(sgd(0.1))
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_scheduler_built_after_load_state_dict_keeps_the_loaded_lr(name):
+    """As in PyTorch: groups that already have initial_lr keep it as η₀ and keep their lr."""
+    build, formula = SCHEDULES[name]
+    trained = sgd(0.1, 0.03)
+    sched = build(trained)
+    for _ in range(4):
+        sched.step()
+    saved = trained.state_dict()
+    resumed = sgd(0.5, 0.5)
+    resumed.load_state_dict(_through_npz(saved))
+    again = build(resumed)
+    lrs = [formula(0.1, 4), formula(0.03, 4)]
+    assert [g["lr"] for g in resumed.param_groups] == pytest.approx(lrs, rel=1e-12)
+    assert again.get_last_lr() == pytest.approx(lrs, rel=1e-12)
+    assert again.base_lrs == [0.1, 0.03]
+    again.load_state_dict(_through_npz(sched.state_dict()))
+    again.step()
+    assert again.get_last_lr() == pytest.approx([formula(0.1, 5), formula(0.03, 5)], rel=1e-12)
+
+
+def test_a_fresh_optimizer_starts_at_its_lr():
+    opt = sgd(0.2)
+    lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    assert opt.param_groups[0]["lr"] == 0.2 and opt.param_groups[0]["initial_lr"] == 0.2
