@@ -60,40 +60,78 @@ class History:
         os.replace(tmp, path)
 
 
-METRICS = ("accuracy",)  # what fit and evaluate report besides the loss (counted by kernels/metrics.cu)
+METRICS = ("accuracy",)  # built-in metrics besides the loss (counted by kernels/metrics.cu)
 REFRESH_S = 0.5          # the progress bar reads the device at most this often
+_FIELDS = 5              # sums[:5]: loss * n, correct, samples, steps, first non-finite step
+
+
+def metric_names(metrics, what="fit"):
+    """{name: None for a built-in | the callable} of `metrics`, checking each (a callable's name is
+    its __name__: metric(outputs, labels) -> the batch mean, a Tensor on the batch's device or a number)."""
+    names = {}
+    for m in metrics:
+        if isinstance(m, str):
+            if m not in METRICS:
+                raise ValueError(f"{what}: unknown metric {m!r}; built in: {sorted(METRICS)}, or pass a callable")
+            name, fn = m, None
+        elif callable(m):
+            name, fn = getattr(m, "__name__", type(m).__name__), m
+        else:
+            raise TypeError(f"{what}: a metric is a name ({sorted(METRICS)}) or a callable, got {m!r}")
+        if name in names or name == "loss":
+            raise ValueError(f"{what}: two metrics are called {name!r}; give the callables distinct names")
+        names[name] = fn
+    return names
 
 
 class Meter:
-    """An epoch's loss * n, correct predictions, samples, steps and first non-finite step, summed in
-    device memory by one launch per step (`add`) and read by the host only in `read`."""
+    """An epoch's loss * n, correct predictions, samples, steps and first non-finite step, then
+    value * n of each callable metric, summed in device memory (`add`: one launch per step, plus
+    two per callable metric) and read by the host only in `read`."""
 
     def __init__(self, device, metrics):
-        self.device, self.count = device, "accuracy" in metrics
+        self.device, self.metrics = device, metric_names(metrics)
+        self.count = "accuracy" in self.metrics
+        self.custom = [(name, fn) for name, fn in self.metrics.items() if fn is not None]
         with device.activate():
-            self.sums = device.kernels.full((5,), 0.0, np.float64)
+            self.sums = device.kernels.full((_FIELDS + len(self.custom),), 0.0, np.float64)
+        self.host_sums = [0.0] * len(self.custom)  # callable metrics that return host numbers
         self._zero = {}  # the loss of evaluate without a loss_fn: a zero per dtype
 
     def reset(self):
         with self.device.activate():
             self.device.kernels.fill(self.sums, 0.0)
+        self.host_sums = [0.0] * len(self.custom)
 
     def add(self, loss, outputs, labels):
         """Add one batch (loss None: count the metrics only)."""
+        kernels = self.device.kernels
         if loss is None:
             loss = self._zero.get(outputs.dtype)
             if loss is None:
-                loss = self._zero[outputs.dtype] = self.device.kernels.full((), 0.0, outputs.dtype)
+                loss = self._zero[outputs.dtype] = kernels.full((), 0.0, outputs.dtype)
         else:
             loss = loss.data
-        self.device.kernels.accumulate_metrics(loss, outputs.data, labels.data, self.count, self.sums)
+        kernels.accumulate_metrics(loss, outputs.data, labels.data, self.count, self.sums[:_FIELDS])
+        n = labels.shape[0] if labels.ndim else 1
+        for i, (_, fn) in enumerate(self.custom):
+            value = fn(outputs, labels)
+            if isinstance(value, Tensor):
+                total = self.sums[_FIELDS + i:_FIELDS + i + 1]
+                kernels.add(total, kernels.mul(value.data, n), out=total)
+            else:
+                self.host_sums[i] += float(value) * n
 
     def read(self):
-        """(logs {'loss', 'accuracy'}: means so far, index of the first non-finite step or None): one sync."""
-        loss_sum, correct, samples, _, bad = Tensor._wrap(self.sums, self.device).numpy()
-        logs = {"loss": loss_sum / max(samples, 1)}
+        """(logs {'loss', metric names}: means so far, index of the first non-finite step or None): one sync."""
+        sums = Tensor._wrap(self.sums, self.device).numpy()
+        loss_sum, correct, samples, _, bad = sums[:_FIELDS]
+        per = 1 / max(samples, 1)
+        logs = {"loss": loss_sum * per}
         if self.count:
-            logs["accuracy"] = correct / max(samples, 1)
+            logs["accuracy"] = correct * per
+        for i, (name, _) in enumerate(self.custom):
+            logs[name] = (sums[_FIELDS + i] + self.host_sums[i]) * per
         return logs, (int(bad) - 1 if bad else None)
 
 
@@ -207,7 +245,8 @@ def _batches(data):
 
 
 def evaluate(model, data, loss_fn=None, metrics=("accuracy",)):
-    """Mean loss and metrics over `data` in eval mode, without building a graph."""
+    """Mean loss and metrics over `data` in eval mode, without building a graph (one read at the end)."""
+    metric_names(metrics, "evaluate")
     was_training = model.training
     model.eval()
     meter = None
@@ -286,11 +325,11 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
         scheduler=None, start_epoch=0, history=None, progress=True, capture=False):
     """Train for `epochs` epochs (from `start_epoch`, e.g. after `resume`); returns the History.
 
+    metrics: names of built-in metrics ('accuracy') and callables metric(outputs, labels) returning the
+    batch's mean (a Tensor keeps it on the device; a number is a host sync) -- logged under __name__.
     capture=True records the training step once per batch shape and replays it (gd.capture: one CUDA
     graph per step on cuda, recorded launches on emu; not on cpu); 'auto' turns it on for cuda."""
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"fit: unknown metrics {unknown}; available: {sorted(METRICS)}")
+    metric_names(metrics)
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
     step_fn = _train_step(trainer)
     if _use_capture(capture, model):
