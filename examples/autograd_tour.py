@@ -4,7 +4,13 @@
     W <- W - lr * dJ/dW     (plain gradient descent)
 
 The lectures' point: one straight line cannot separate XOR, one hidden layer can.
+
+    python examples/autograd_tour.py [--quick] [--device cpu|emu|cuda]
+
+(--quick is accepted like every example's; the tour takes about a second either way.)
 """
+import argparse
+
 import numpy as np
 
 import gpudl as gd
@@ -19,14 +25,19 @@ def sigmoid(z):
     return 1 / (1 + (-z).exp())
 
 
-def main(steps=2000, lr=1.0):
+def main(argv=None, steps=2000, lr=1.0):
+    p = argparse.ArgumentParser(description="a two-layer MLP learns XOR with tensors and autograd")
+    p.add_argument("--quick", action="store_true", help="accepted for uniformity: the tour is already quick")
+    p.add_argument("--device", default="cpu", help="cpu | emu | cuda")
+    args = p.parse_args(argv)
     gd.manual_seed(0)
-    x = gd.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")
-    y = gd.tensor([[0], [1], [1], [0]], dtype="float32")
-    w1 = gd.randn(2, 8, requires_grad=True)
-    b1 = gd.zeros(8, requires_grad=True)
-    w2 = gd.randn(8, 1, requires_grad=True)
-    b2 = gd.zeros(1, requires_grad=True)
+    dev = gd.device(args.device)
+    x = gd.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32", device=dev)
+    y = gd.tensor([[0], [1], [1], [0]], dtype="float32", device=dev)
+    w1 = gd.tensor(gd.randn(2, 8), device=dev, requires_grad=True)  # drawn on cpu: the same start everywhere
+    b1 = gd.zeros(8, requires_grad=True, device=dev)
+    w2 = gd.tensor(gd.randn(8, 1), device=dev, requires_grad=True)
+    b2 = gd.zeros(1, requires_grad=True, device=dev)
     params = [w1, b1, w2, b2]
     for step in range(steps):
         p = sigmoid(tanh(x @ w1 + b1) @ w2 + b2)

@@ -1,7 +1,12 @@
 """The `gpudl` command line (also `python -m gpudl`).
 
     gpudl train [--dataset fashion-mnist|mnist] [--model cnn|lenet|mlp] [--epochs N] ...
+    gpudl train --resume DIR [--epochs N]     continue a run from its last checkpoint
+    gpudl eval CHECKPOINT                     test-set loss and accuracy of a saved model
     gpudl info
+
+`train` holds out --val-split training images (a seeded random split) for validation and
+EarlyStopping, as the lectures teach, and evaluates the test set once, at the end.
 """
 import argparse
 import json
@@ -41,13 +46,27 @@ def info():
         print(f"{name}: {datasets.where(name) or 'not found (will download when allowed)'}")
 
 
-def load_arrays(name, train, root=None):
-    """(images float32 (N, 1, 28, 28) standardised, labels int64) of a dataset split."""
-    from gpudl.data import datasets
+def load_split(name, train, root=None, limit=0):
+    """A split as a TensorDataset of (uint8 images (N, 1, 28, 28), int64 labels): the first `limit` if given."""
+    from gpudl.data import TensorDataset, datasets
     ds = (datasets.FashionMNIST if name == "fashion-mnist" else datasets.MNIST)(root=root, train=train)
+    n = limit or len(ds)
+    return TensorDataset(ds.data[:n, None], ds.targets[:n])
+
+
+def transform_for(name, augment=False):
+    """Pixels to [0, 1], standardised with the training set's mean and std, then (augment) +-2 pixel shifts."""
+    from gpudl.data import transforms as T
     mean, std = NORMALIZE[name]
-    x = (ds.data.astype(np.float32) / 255.0 - mean) / std
-    return x[:, None, :, :], ds.targets.astype(np.int64)
+    return T.Compose([T.ToFloat(), T.Normalize(mean, std)] + ([T.RandomTranslate(2)] if augment else []))
+
+
+def val_size(args, n_train):
+    """--val-split, or its default: 5000 images, a tenth of the training images with --limit."""
+    size = args.val_split if args.val_split is not None else (n_train // 10 if args.limit else 5000)
+    if not 0 <= size < n_train:
+        raise SystemExit(f"gpudl train: --val-split {size} must be >= 0 and below the {n_train} training images")
+    return size
 
 
 def make_optimizer(name, params, lr):
@@ -58,37 +77,107 @@ def make_optimizer(name, params, lr):
             "adagrad": optim.Adagrad, "adadelta": optim.Adadelta}[name](params, lr=lr)
 
 
-def train(args):
+RUN_ARGS = ("dataset", "model", "epochs", "batch_size", "lr", "optimizer", "seed", "augment", "cosine", "limit",
+            "val_split", "patience")  # what --resume takes from the run it continues
+
+
+def _latest_checkpoint(folder):
+    """The newer of DIR/checkpoint.npz and the one written on Ctrl-C, or SystemExit when neither exists."""
+    found = [os.path.join(folder, f) for f in ("checkpoint.npz", "checkpoint.npz.interrupted.npz")]
+    found = [f for f in found if os.path.exists(f)]
+    if not found:
+        raise SystemExit(f"gpudl train --resume: no checkpoint.npz in {folder}")
+    return max(found, key=os.path.getmtime)
+
+
+def _run_file(folder):
+    path = os.path.join(folder, "run.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"gpudl: {folder} has no run.json (written by gpudl train)")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path, obj):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _resumed(args, explicit):
+    """args for --resume DIR: the run's own arguments, except the ones given on this command line."""
+    saved = _run_file(args.resume)["args"]
+    for key in RUN_ARGS:
+        if key not in explicit:
+            setattr(args, key, saved[key])
+    args.out = args.resume
+    return args
+
+
+def train(args, explicit=()):
     import gpudl as gd
     from gpudl import data, models, train as training
     from gpudl.nn import functional as F
+    if args.resume:
+        args = _resumed(args, explicit)
     dev = gd.device(None if args.device == "auto" else args.device)
     print(_device_line(gd, dev))
     gd.manual_seed(args.seed)
-    x_train, y_train = load_arrays(args.dataset, True, args.data_root)
-    x_test, y_test = load_arrays(args.dataset, False, args.data_root)
-    if args.limit:
-        x_train, y_train, x_test, y_test = x_train[:args.limit], y_train[:args.limit], x_test[:args.limit], y_test[:args.limit]
-    transform = data.transforms.RandomTranslate(2) if args.augment else None
-    train_loader = data.DataLoader(data.TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                                   device=dev, seed=args.seed, transform=transform)
-    test_loader = data.DataLoader(data.TensorDataset(x_test, y_test), batch_size=1000, device=dev)
+    full = load_split(args.dataset, True, args.data_root, args.limit)
+    test = load_split(args.dataset, False, args.data_root, args.limit)
+    n_val = val_size(args, len(full))
+    train_set, val_set = data.random_split(full, [len(full) - n_val, n_val], seed=args.seed)
+    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=dev, seed=args.seed,
+                                   transform=transform_for(args.dataset, args.augment))
+    evaluation = lambda ds: data.DataLoader(ds, batch_size=1000, device=dev,  # noqa: E731
+                                            transform=transform_for(args.dataset))
     model = models.MODELS[args.model]().to(dev)
     opt = make_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = gd.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs) if args.cosine else None
     os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
+    start_epoch, history = 0, None
+    if args.resume:
+        start_epoch, history = training.resume(_latest_checkpoint(args.out), model, opt, train_loader, scheduler)
+        print(f"resuming {args.out} at epoch {start_epoch + 1} of {args.epochs}")
+    run = {"args": {k: getattr(args, k) for k in RUN_ARGS}, "device": str(dev)}
+    _write_json(os.path.join(args.out, "run.json"), run)
+    callbacks = [training.Checkpoint(ckpt)]
+    if n_val and args.patience:
+        callbacks.append(training.EarlyStopping(monitor="val_loss", patience=args.patience))
     start = time.perf_counter()
-    history = training.fit(model, opt, F.cross_entropy, train_loader, val_data=test_loader, epochs=args.epochs,
-                           callbacks=[training.Checkpoint(ckpt)], scheduler=scheduler, capture=args.capture)
+    history = training.fit(model, opt, F.cross_entropy, train_loader, val_data=evaluation(val_set) if n_val else None,
+                           epochs=args.epochs, callbacks=callbacks, scheduler=scheduler, capture=args.capture,
+                           start_epoch=start_epoch, history=history)
     seconds = time.perf_counter() - start
-    acc = history["val_accuracy"][-1]
+    scores = training.evaluate(model, evaluation(test), F.cross_entropy)
     history.to_json(os.path.join(args.out, "history.json"))
-    with open(os.path.join(args.out, "run.json"), "w") as f:
-        json.dump({**vars(args), "device": str(dev), "test_accuracy": acc, "train_seconds": seconds}, f, indent=1)
+    _write_json(os.path.join(args.out, "run.json"), {**run, "test_loss": scores["loss"],
+                                                      "test_accuracy": scores["accuracy"], "train_seconds": seconds})
     _plot(history, os.path.join(args.out, "curves.png"))
-    print(f"test accuracy: {acc * 100:.2f}%  ({seconds:.0f} s on {dev}); wrote {args.out}/")
-    return acc
+    val = f"validation accuracy {history['val_accuracy'][-1] * 100:.2f}%, " if n_val else ""
+    print(f"{val}test accuracy: {scores['accuracy'] * 100:.2f}%  ({seconds:.0f} s on {dev}); wrote {args.out}/")
+    return scores["accuracy"]
+
+
+def evaluate(args):
+    """Test-set loss and accuracy of the model in a checkpoint (its run.json names dataset and model)."""
+    import gpudl as gd
+    from gpudl import data, models, train as training
+    from gpudl.nn import functional as F
+    folder = os.path.dirname(os.path.abspath(args.checkpoint))
+    saved = _run_file(folder)["args"] if (args.model is None or args.dataset is None) else {}
+    name, dataset = args.model or saved["model"], args.dataset or saved["dataset"]
+    dev = gd.device(None if args.device == "auto" else args.device)
+    state = gd.load(args.checkpoint)
+    model = models.MODELS[name]().to(dev)
+    model.load_state_dict(state["model"] if "model" in state else state)
+    test = data.DataLoader(load_split(dataset, False, args.data_root), batch_size=1000, device=dev,
+                           transform=transform_for(dataset))
+    scores = training.evaluate(model, test, F.cross_entropy)
+    print(f"{name} on the {dataset} test set: loss {scores['loss']:.4f}, accuracy {scores['accuracy'] * 100:.2f}%")
+    return scores
 
 
 def _plot(history, path):
@@ -111,35 +200,71 @@ def _plot(history, path):
     plt.close(fig)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help with its default (left out where the default is None: the help says it)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def parser():
-    p = argparse.ArgumentParser(prog="gpudl", description="gpudl: train and inspect small networks")
+    fmt = _Help
+    p = argparse.ArgumentParser(prog="gpudl", description="gpudl: train and inspect small networks", formatter_class=fmt)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="versions, devices, why cuda is unavailable, where data was found")
-    t = sub.add_parser("train", help="train a network on Fashion-MNIST or MNIST and report test accuracy")
-    t.add_argument("--dataset", choices=sorted(NORMALIZE), default="fashion-mnist")
-    t.add_argument("--model", choices=["cnn", "lenet", "mlp"], default="cnn")
-    t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], default="adam")
-    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | emu")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs/latest", help="folder for checkpoint, history.json, curves.png")
-    t.add_argument("--data-root", default=None, help="folder holding the dataset's IDX files")
-    t.add_argument("--augment", action="store_true", help="random +-2 pixel translations")
-    t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
-    t.add_argument("--limit", type=int, default=0, help="use only the first N images (quick runs)")
+    sub.add_parser("info", help="versions, devices, why cuda is unavailable, where data was found", formatter_class=fmt)
+    t = sub.add_parser("train", help="train a network on Fashion-MNIST or MNIST and report test accuracy",
+                       formatter_class=fmt)
+    t.add_argument("--dataset", choices=sorted(NORMALIZE), default="fashion-mnist", help="the data set")
+    t.add_argument("--model", choices=["cnn", "lenet", "mlp"], default="cnn",
+                   help="cnn: the reference CNN (BatchNorm + Dropout); lenet: LeNet-5; mlp: 784-256-128-10")
+    t.add_argument("--epochs", type=int, default=4, help="passes over the training images (the total, with --resume)")
+    t.add_argument("--batch-size", type=int, default=128, help="images per training step")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], default="adam",
+                   help="update rule (sgd: momentum 0.9, Nesterov)")
+    t.add_argument("--device", default="auto", help="auto (a GPU when usable, else cpu) | cpu | cuda | cuda:N | emu")
+    t.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling, the validation split, augmentation")
+    t.add_argument("--out", default="runs/latest", help="folder for checkpoint, run.json, history.json, curves.png")
+    t.add_argument("--data-root", default=None, help="folder holding the dataset's IDX files (default: searched)")
+    t.add_argument("--val-split", type=int, default=None,
+                   help="training images held out for validation and early stopping; 0: none "
+                        "(default: 5000, a tenth of the images with --limit)")
+    t.add_argument("--patience", type=int, default=3,
+                   help="stop after this many epochs without a better validation loss (0: never)")
+    t.add_argument("--augment", action="store_true", help="random +-2 pixel translations of the training images")
+    t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule over the epochs")
+    t.add_argument("--limit", type=int, default=0, help="use only the first N training and test images (0: all)")
     t.add_argument("--capture", action=argparse.BooleanOptionalAction, default=False,
                    help="capture the training step once and replay it (cuda: a CUDA graph; emu: recorded launches)")
+    t.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the run in DIR from its last checkpoint, with its own arguments")
+    e = sub.add_parser("eval", help="test-set loss and accuracy of a checkpoint written by gpudl train",
+                       formatter_class=fmt)
+    e.add_argument("checkpoint", help="a checkpoint .npz (or a model state_dict saved with gd.save)")
+    e.add_argument("--model", choices=["cnn", "lenet", "mlp"], default=None, help="default: from run.json beside it")
+    e.add_argument("--dataset", choices=sorted(NORMALIZE), default=None, help="default: from run.json beside it")
+    e.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | emu")
+    e.add_argument("--data-root", default=None, help="folder holding the dataset's IDX files (default: searched)")
+    p.train_parser = t
     return p
 
 
+def _explicit(train_parser, argv):
+    """The destinations of the train options written on the command line (--resume keeps the others)."""
+    written = {token.split("=")[0] for token in argv if token.startswith("--")}
+    return {a.dest for a in train_parser._actions if written & set(a.option_strings)}
+
+
 def main(argv=None):
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = parser()
+    args = p.parse_args(argv)
     if args.command == "info":
         info()
+    elif args.command == "eval":
+        evaluate(args)
     else:
-        train(args)
+        train(args, _explicit(p.train_parser, argv))
     return 0
 
 

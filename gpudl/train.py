@@ -294,22 +294,30 @@ def _train_step(trainer):
 def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
     trainer.model.train()
     count, start, shown = 0, time.perf_counter(), 0.0
-    bar = tqdm(trainer.train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True,
-               unit="batch", dynamic_ncols=True)
-    for x, y in bar:
+    loader = trainer.train_loader
+    bar = tqdm(total=len(loader) if hasattr(loader, "__len__") else None, desc=f"epoch {epoch + 1}/{epochs}",
+               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
+
+    def show(logs):
+        rate = count / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix({**{k: f"{v:.4f}" for k, v in logs.items()}, "img/s": f"{rate:,.0f}"})
+
+    for x, y in loader:
         if trainer.meter is None:
             trainer.meter = Meter(x.device, metrics)
         if count == 0:
             trainer.meter.reset()
         step_fn(x, y)
         count += len(x)
-        now = time.perf_counter()
-        if progress and now - shown >= REFRESH_S:  # the only reads of the device during the epoch
-            shown = now
-            logs = trainer.read(epoch)
-            bar.set_postfix({**{k: f"{v:.4f}" for k, v in logs.items()}, "img/s": f"{count / (now - start):,.0f}"})
+        bar.update()
+        if progress and time.perf_counter() - shown >= REFRESH_S:  # the only reads of the device mid-epoch
+            shown = time.perf_counter()
+            show(trainer.read(epoch))
+    logs = trainer.read(epoch) if count else {}
+    if progress and count:
+        show(logs)
     bar.close()
-    return trainer.read(epoch) if count else {}
+    return logs
 
 
 def _use_capture(capture_arg, model):

@@ -191,8 +191,8 @@ def _fashion_subset(n, device):
     from gpudl import cli, data
     if data.datasets.where("fashion-mnist") is None:
         pytest.skip("Fashion-MNIST not found (apt-get install dataset-fashion-mnist)")
-    x, y = cli.load_arrays("fashion-mnist", True)
-    return data.DataLoader(data.TensorDataset(x[:n], y[:n]), batch_size=128, shuffle=True, device=device, seed=5)
+    return data.DataLoader(cli.load_split("fashion-mnist", True, limit=n), batch_size=128, shuffle=True,
+                           device=device, seed=5, transform=cli.transform_for("fashion-mnist"))
 
 
 @pytest.mark.slow

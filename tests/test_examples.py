@@ -11,9 +11,18 @@ from gpudl.data import datasets
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_autograd_tour_learns_xor(capsys):
-    runpy.run_path(str(EXAMPLES / "autograd_tour.py"), run_name="__main__")
+@pytest.mark.parametrize("argv", [[], ["--quick", "--device", "emu"]])
+def test_autograd_tour_learns_xor(capsys, argv):
+    runpy.run_path(str(EXAMPLES / "autograd_tour.py"))["main"](argv)
     assert "accuracy: 1.0" in capsys.readouterr().out
+
+
+def test_every_example_takes_quick():
+    scripts = [p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")]
+    assert len(scripts) >= 10
+    for path in scripts:
+        text = path.read_text()
+        assert "--quick" in text or "_common.parser" in text, path.name
 
 
 def test_cli_info(capsys):
