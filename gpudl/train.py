@@ -5,8 +5,13 @@ One epoch of mini-batch training, in the lectures' terms:
     for each batch (X, y):   J = loss(model(X), y);   grads = dJ/dW (backprop);   W <- optimizer(W, grads)
 
 `fit` shows a progress bar (loss, metrics, images/s), stops with a message naming the epoch
-and step when the loss becomes NaN/Inf, saves a checkpoint on Ctrl-C when a Checkpoint
-callback is given, and returns a History of per-epoch metrics.
+and step when the loss becomes NaN/Inf, and returns a History of per-epoch metrics.
+
+Ctrl-C (SIGINT) takes effect between steps: the step in flight finishes, then, with a
+Checkpoint callback, everything needed to continue is saved (mid-epoch too: the loader's
+position, the epoch's running sums) and `resume` + `fit` continue to bit-identical weights
+and history; without one, KeyboardInterrupt is raised at that point. A second Ctrl-C aborts
+at once, saving nothing.
 
 The loop never waits for the device per step: each step adds its loss, correct count and
 finiteness to sums in device memory (one `accumulate_metrics` launch, kernels/metrics.cu), and the
@@ -17,6 +22,8 @@ still names it, but the steps after it have run by then.
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -36,8 +43,9 @@ class NonFiniteLossError(RuntimeError):
 class History:
     """Per-epoch metrics: history['loss'], history['val_accuracy'], ... (lists)."""
 
-    def __init__(self, metrics=None):
+    def __init__(self, metrics=None, partial=None):
         self.metrics = {k: list(v) for k, v in (metrics or {}).items()}
+        self.partial = partial  # the running sums of an epoch interrupted part-way (see Meter.state)
 
     def append(self, logs):
         for k, v in logs.items():
@@ -98,10 +106,18 @@ class Meter:
         self.host_sums = [0.0] * len(self.custom)  # callable metrics that return host numbers
         self._zero = {}  # the loss of evaluate without a loss_fn: a zero per dtype
 
-    def reset(self):
+    def reset(self, state=None):
+        """Zero the sums, or set them to `state` (from `state()`, to continue an interrupted epoch)."""
         with self.device.activate():
-            self.device.kernels.fill(self.sums, 0.0)
-        self.host_sums = [0.0] * len(self.custom)
+            if state is None:
+                self.device.kernels.fill(self.sums, 0.0)
+            else:
+                self.device.kernels.copy(self.device.asarray(state[:self.sums.size]), out=self.sums)
+        self.host_sums = [0.0] * len(self.custom) if state is None else list(state[self.sums.size:])
+
+    def state(self):
+        """The sums as one host float64 array (device sums, then the host ones): one sync."""
+        return np.concatenate([Tensor._wrap(self.sums, self.device).numpy(), np.asarray(self.host_sums, np.float64)])
 
     def add(self, loss, outputs, labels):
         """Add one batch (loss None: count the metrics only)."""
@@ -205,6 +221,7 @@ class Trainer:
         self.train_loader, self.scheduler = train_loader, scheduler
         self.history, self.stop = history or History(), False
         self.meter = None  # made on the first batch's device
+        self.interrupted = False  # set by the SIGINT handler; acted on between steps
 
     def read(self, epoch):
         """The epoch's logs so far, or NonFiniteLossError naming the epoch and step of the first NaN/Inf loss."""
@@ -215,10 +232,13 @@ class Trainer:
                                      "rate or check the inputs for NaN/Inf")
         return logs
 
-    def save_checkpoint(self, path, epoch):
-        """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history."""
+    def save_checkpoint(self, path, epoch, partial=None):
+        """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history (and the
+        running sums of `epoch` when it stopped part-way)."""
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch,
                  "history": json.dumps(self.history.metrics), "rng": json.dumps(creation.get_rng_state())}
+        if partial is not None:
+            state["partial"] = partial
         if hasattr(self.train_loader, "state_dict"):
             state["loader"] = json.dumps(self.train_loader.state_dict())
         if self.scheduler is not None:
@@ -236,7 +256,30 @@ def resume(path, model, optimizer, train_loader=None, scheduler=None):
         train_loader.load_state_dict(json.loads(state["loader"]))
     if scheduler is not None and "scheduler" in state:
         scheduler.load_state_dict(json.loads(state["scheduler"]))
-    return int(state["epoch"]), History(json.loads(state["history"]))
+    return int(state["epoch"]), History(json.loads(state["history"]), state.get("partial"))
+
+
+class _Interrupts:
+    """While fit runs (in the main thread): the first SIGINT only sets trainer.interrupted, which fit
+    checks between steps; a second one raises KeyboardInterrupt at once."""
+
+    def __init__(self, trainer):
+        self.trainer, self.previous = trainer, None
+
+    def _handler(self, signum, frame):
+        if self.trainer.interrupted:
+            raise KeyboardInterrupt
+        self.trainer.interrupted = True
+        print("\ninterrupt: stopping after this step (Ctrl-C again to abort at once, saving nothing)", flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _batches(data):
@@ -292,11 +335,13 @@ def _train_step(trainer):
 
 
 def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
+    """The epoch's logs, or None when an interrupt stopped it part-way (after a complete step)."""
     trainer.model.train()
-    count, start, shown = 0, time.perf_counter(), 0.0
+    count, steps, start, shown = 0, 0, time.perf_counter(), 0.0
     loader = trainer.train_loader
-    bar = tqdm(total=len(loader) if hasattr(loader, "__len__") else None, desc=f"epoch {epoch + 1}/{epochs}",
-               disable=not progress, leave=True, unit="batch", dynamic_ncols=True)
+    total = len(loader) if hasattr(loader, "__len__") else None
+    bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True, unit="batch",
+               dynamic_ncols=True)
 
     def show(logs):
         rate = count / max(time.perf_counter() - start, 1e-9)
@@ -306,10 +351,14 @@ def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
         if trainer.meter is None:
             trainer.meter = Meter(x.device, metrics)
         if count == 0:
-            trainer.meter.reset()
+            trainer.meter.reset(trainer.history.partial)
+            trainer.history.partial = None
         step_fn(x, y)
-        count += len(x)
+        count, steps = count + len(x), steps + 1
         bar.update()
+        if trainer.interrupted and _part_way(loader, steps, total):  # at the epoch's last step: finish the epoch
+            bar.close()
+            return None
         if progress and time.perf_counter() - shown >= REFRESH_S:  # the only reads of the device mid-epoch
             shown = time.perf_counter()
             show(trainer.read(epoch))
@@ -318,6 +367,28 @@ def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
         show(logs)
     bar.close()
     return logs
+
+
+def _part_way(loader, steps, total):
+    """Whether batches of this epoch remain (a DataLoader knows, also after a mid-epoch resume)."""
+    if hasattr(loader, "state_dict"):
+        return loader.state_dict()["batch"] != 0
+    return steps != total
+
+
+def _interrupted(trainer, callbacks, epoch, part_way):
+    """Save a checkpoint where fit stopped (with a Checkpoint callback) or raise KeyboardInterrupt."""
+    saver = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
+    if saver is None:
+        raise KeyboardInterrupt
+    path = saver.path + ".interrupted.npz"
+    if part_way:
+        trainer.save_checkpoint(path, epoch, partial=trainer.meter.state())
+        where = f"during epoch {epoch + 1}"
+    else:
+        trainer.save_checkpoint(path, epoch + 1)
+        where = f"after epoch {epoch + 1}"
+    print(f"interrupted {where}: saved {path}; train.resume(...) and fit continue from the next step")
 
 
 def _use_capture(capture_arg, model):
@@ -338,16 +409,21 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
     capture=True records the training step once per batch shape and replays it (gd.capture: one CUDA
     graph per step on cuda, recorded launches on emu; not on cpu); 'auto' turns it on for cuda."""
     metric_names(metrics)
+    if isinstance(scheduler, ReduceLROnPlateau) and val_data is None:
+        raise ValueError("fit: ReduceLROnPlateau steps on the validation loss ('val_loss'): pass val_data, "
+                         "or step the scheduler yourself")
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
     step_fn = _train_step(trainer)
     if _use_capture(capture, model):
         step_fn = gd_capture(step_fn, shapes="recapture")
     for cb in callbacks:
         cb.on_train_begin(trainer)
-    epoch = start_epoch
-    try:
+    with _Interrupts(trainer):
         for epoch in range(start_epoch, epochs):
             logs = _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress)
+            if logs is None:
+                _interrupted(trainer, callbacks, epoch, part_way=True)
+                return trainer.history
             if val_data is not None:
                 logs.update({f"val_{k}": v for k, v in evaluate(model, val_data, loss_fn, metrics).items()})
             logs["lr"] = optimizer.param_groups[0]["lr"]
@@ -356,16 +432,11 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
                 scheduler.step(logs["val_loss"]) if isinstance(scheduler, ReduceLROnPlateau) else scheduler.step()
             for cb in callbacks:
                 cb.on_epoch_end(trainer, epoch, logs)
+            if trainer.interrupted:
+                _interrupted(trainer, callbacks, epoch, part_way=False)
+                return trainer.history
             if trainer.stop:
                 break
-    except KeyboardInterrupt:
-        saver = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
-        if saver is None:
-            raise
-        path = saver.path + ".interrupted.npz"
-        trainer.save_checkpoint(path, epoch)
-        print(f"\ninterrupted during epoch {epoch + 1}: saved {path} (resume restarts epoch {epoch + 1})")
-        return trainer.history
     for cb in callbacks:
         cb.on_train_end(trainer)
     return trainer.history

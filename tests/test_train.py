@@ -1,5 +1,7 @@
 """The training loop: learning, metrics, callbacks, NaN detection, checkpoints and exact resume."""
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -90,17 +92,72 @@ def test_checkpoint_best_only(tmp_path):
     assert saved["epoch"] >= 1 and ck.best == max(json.loads(saved["history"])["val_accuracy"])
 
 
-def test_ctrl_c_saves_checkpoint(tmp_path):
+def _sigint_at(call, loss=F.cross_entropy):
+    """A loss function that sends this process SIGINT (Ctrl-C) during its `call`-th call."""
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(out, y)
+    return loss_fn, calls
+
+
+def _augmented_run(device, tmp_path, epochs=3, interrupt_at=None, resume_from=None, seed=7):
+    """An MLP with BatchNorm and Dropout on shuffled, augmented 8x8 images (loader seeds differ per run:
+    resume must bring back the saved ones)."""
+    gd.manual_seed(seed)
+    rng = np.random.default_rng(0)
+    ds = data.TensorDataset(rng.integers(0, 256, (90, 1, 8, 8)).astype(np.uint8), rng.integers(0, 3, 90))
+    loader = data.DataLoader(ds, batch_size=16, shuffle=True, device=device, seed=seed, transform=data.transforms.Compose(
+        [data.transforms.ToFloat(), data.transforms.RandomTranslate(1, seed=seed), data.transforms.RandomHorizontalFlip(seed=seed + 1)]))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Linear(12, 3)).to(device)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    start, hist = train.resume(resume_from, model, opt, loader, sched) if resume_from else (0, None)
+    loss_fn, _ = _sigint_at(interrupt_at) if interrupt_at else (F.cross_entropy, None)
+    hist = train.fit(model, opt, loss_fn, loader, epochs=epochs, scheduler=sched, start_epoch=start, history=hist,
+                     callbacks=[train.Checkpoint(tmp_path / "ck.npz")], progress=False)
+    return {k: v.numpy() for k, v in model.state_dict().items()}, hist
+
+
+@pytest.mark.parametrize("interrupt_at", [9, 6, 1])  # mid-epoch 2; the last step of epoch 1; the first step
+def test_sigint_then_resume_gives_bit_identical_weights(device, tmp_path, interrupt_at):
+    """Ctrl-C at an arbitrary step, resume, and once more in the resumed epoch's last step."""
+    straight, hist_a = _augmented_run(device, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    _, partial = _augmented_run(device, tmp_path / "b", interrupt_at=interrupt_at)
+    ck = tmp_path / "b" / "ck.npz.interrupted.npz"
+    saved = gd.load(ck)
+    done = interrupt_at // 6  # 6 batches per epoch: an interrupt in the 6th step lets epoch 1 finish
+    assert partial.epochs == done
+    assert int(saved["epoch"]) == done and ("partial" in saved) == (interrupt_at % 6 != 0)
+    last = 6 - interrupt_at % 6  # the resumed epoch's last step
+    _, again = _augmented_run(device, tmp_path / "b", resume_from=ck, seed=98, interrupt_at=last)
+    assert again.epochs == done + 1 and int(gd.load(ck)["epoch"]) == done + 1 and "partial" not in gd.load(ck)
+    resumed, hist_b = _augmented_run(device, tmp_path / "b", resume_from=ck, seed=99)
+    for key, value in straight.items():
+        assert np.array_equal(resumed[key], value), key
+    assert hist_b.metrics == hist_a.metrics
+
+
+def test_sigint_without_a_checkpoint_raises_after_the_step():
     tr, _ = blobs_loaders()
     model = small_model()
+    loss_fn, calls = _sigint_at(3)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(model, optim.SGD(model.parameters(), lr=0.1), loss_fn, tr, epochs=2, progress=False)
+    assert len(calls) == 3  # the step in flight finished; no further step started
 
-    def interrupting_loss(out, y):
-        raise KeyboardInterrupt
 
-    hist = train.fit(model, optim.SGD(model.parameters(), lr=0.1), interrupting_loss, tr, epochs=2,
-                     callbacks=[train.Checkpoint(tmp_path / "ck.npz")], progress=False)
-    assert hist.epochs == 0
-    assert gd.load(tmp_path / "ck.npz.interrupted.npz")["epoch"] == 0
+def test_reduce_on_plateau_needs_validation_data():
+    tr, _ = blobs_loaders()
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau steps on the validation loss"):
+        train.fit(model, opt, F.cross_entropy, tr, scheduler=optim.lr_scheduler.ReduceLROnPlateau(opt), progress=False)
 
 
 def test_fit_reads_the_device_only_at_the_end_of_each_epoch(kernel_device):
