@@ -105,6 +105,25 @@ def _write_json(path, obj):
     os.replace(tmp, path)
 
 
+def _device(gd, spec, command):
+    """The Device for --device, or a one-line exit naming the flag and the reason (before any data is read)."""
+    try:
+        return gd.device(None if spec == "auto" else spec)
+    except (ValueError, RuntimeError) as e:
+        raise SystemExit(f"gpudl {command}: --device {spec}: {e} (use --device auto, cpu or emu)") from None
+
+
+def _writable(folder):
+    """Create --out, or a one-line exit saying why it cannot be written."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as e:
+        raise SystemExit(f"gpudl train: --out {folder}: cannot create or write it ({e.strerror}); "
+                         "choose another folder") from None
+
+
 def _resumed(args, explicit):
     """args for --resume DIR: the run's own arguments, except the ones given on this command line."""
     saved = _run_file(args.resume)["args"]
@@ -121,7 +140,8 @@ def train(args, explicit=()):
     from gpudl.nn import functional as F
     if args.resume:
         args = _resumed(args, explicit)
-    dev = gd.device(None if args.device == "auto" else args.device)
+    dev = _device(gd, args.device, "train")
+    _writable(args.out)
     print(_device_line(gd, dev))
     gd.manual_seed(args.seed)
     full = load_split(args.dataset, True, args.data_root, args.limit)
@@ -135,7 +155,6 @@ def train(args, explicit=()):
     model = models.MODELS[args.model]().to(dev)
     opt = make_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = gd.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs) if args.cosine else None
-    os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
     start_epoch, history = 0, None
     if args.resume:
@@ -169,8 +188,11 @@ def evaluate(args):
     folder = os.path.dirname(os.path.abspath(args.checkpoint))
     saved = _run_file(folder)["args"] if (args.model is None or args.dataset is None) else {}
     name, dataset = args.model or saved["model"], args.dataset or saved["dataset"]
-    dev = gd.device(None if args.device == "auto" else args.device)
-    state = gd.load(args.checkpoint)
+    dev = _device(gd, args.device, "eval")
+    try:
+        state = gd.load(args.checkpoint)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"gpudl eval: {e}") from None
     model = models.MODELS[name]().to(dev)
     model.load_state_dict(state["model"] if "model" in state else state)
     test = data.DataLoader(load_split(dataset, False, args.data_root), batch_size=1000, device=dev,
@@ -200,6 +222,33 @@ def _plot(history, path):
     plt.close(fig)
 
 
+def _number(kind, low, inclusive):
+    """An argparse type: `kind` (int / float) at least (inclusive) or above `low`."""
+    bound = f">= {low}" if inclusive else f"> {low}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'} {bound}, "
+                                             f"got {text!r}") from None
+        if not (value >= low if inclusive else value > low) or value != value:
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE_INT, COUNT, POSITIVE = _number(int, 1, True), _number(int, 0, True), _number(float, 0, False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """User errors as one line (the option, what is wrong, where to look), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Each option's help with its default (left out where the default is None: the help says it)."""
 
@@ -209,31 +258,31 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 def parser():
     fmt = _Help
-    p = argparse.ArgumentParser(prog="gpudl", description="gpudl: train and inspect small networks", formatter_class=fmt)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="gpudl", description="gpudl: train and inspect small networks", formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("info", help="versions, devices, why cuda is unavailable, where data was found", formatter_class=fmt)
     t = sub.add_parser("train", help="train a network on Fashion-MNIST or MNIST and report test accuracy",
                        formatter_class=fmt)
     t.add_argument("--dataset", choices=sorted(NORMALIZE), default="fashion-mnist", help="the data set")
     t.add_argument("--model", choices=["cnn", "lenet", "mlp"], default="cnn",
                    help="cnn: the reference CNN (BatchNorm + Dropout); lenet: LeNet-5; mlp: 784-256-128-10")
-    t.add_argument("--epochs", type=int, default=4, help="passes over the training images (the total, with --resume)")
-    t.add_argument("--batch-size", type=int, default=128, help="images per training step")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    t.add_argument("--epochs", type=POSITIVE_INT, default=4, help="passes over the training images (the total, with --resume)")
+    t.add_argument("--batch-size", type=POSITIVE_INT, default=128, help="images per training step")
+    t.add_argument("--lr", type=POSITIVE, default=1e-3, help="learning rate")
     t.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], default="adam",
                    help="update rule (sgd: momentum 0.9, Nesterov)")
     t.add_argument("--device", default="auto", help="auto (a GPU when usable, else cpu) | cpu | cuda | cuda:N | emu")
     t.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling, the validation split, augmentation")
     t.add_argument("--out", default="runs/latest", help="folder for checkpoint, run.json, history.json, curves.png")
     t.add_argument("--data-root", default=None, help="folder holding the dataset's IDX files (default: searched)")
-    t.add_argument("--val-split", type=int, default=None,
+    t.add_argument("--val-split", type=COUNT, default=None,
                    help="training images held out for validation and early stopping; 0: none "
                         "(default: 5000, a tenth of the images with --limit)")
-    t.add_argument("--patience", type=int, default=3,
+    t.add_argument("--patience", type=COUNT, default=3,
                    help="stop after this many epochs without a better validation loss (0: never)")
     t.add_argument("--augment", action="store_true", help="random +-2 pixel translations of the training images")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule over the epochs")
-    t.add_argument("--limit", type=int, default=0, help="use only the first N training and test images (0: all)")
+    t.add_argument("--limit", type=COUNT, default=0, help="use only the first N training and test images (0: all)")
     t.add_argument("--capture", action=argparse.BooleanOptionalAction, default=False,
                    help="capture the training step once and replay it (cuda: a CUDA graph; emu: recorded launches)")
     t.add_argument("--resume", metavar="DIR", default=None,

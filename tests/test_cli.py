@@ -62,3 +62,29 @@ def test_help_shows_each_default():
     for text in ("(default: 4)", "(default: 128)", "(default: 0.001)", "(default: adam)", "(default: 3)",
                  "default: 5000"):
         assert text in train, text
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["--epochs", "-1"], 2, "argument --epochs: must be >= 1, got -1"),
+    (["--epochs", "2.5"], 2, "argument --epochs: expected an integer >= 1, got '2.5'"),
+    (["--lr", "-1"], 2, "argument --lr: must be > 0, got -1"),
+    (["--lr", "nan"], 2, "argument --lr: must be > 0, got nan"),
+    (["--batch-size", "0"], 2, "argument --batch-size: must be >= 1, got 0"),
+    (["--val-split", "-5"], 2, "argument --val-split: must be >= 0, got -5"),
+    (["--model", "resnet"], 2, "argument --model: invalid choice: 'resnet'"),
+    (["--device", "tpu"], 1, "--device tpu: "),
+    (["--out", "/proc/gpudl-cannot-write-here"], 1, "--out /proc/gpudl-cannot-write-here: cannot create or write it"),
+])
+def test_user_errors_are_one_line_before_any_data_is_read(monkeypatch, capsys, tmp_path, argv, code, message):
+    import gpudl.cli as cli
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data were loaded before the arguments were checked")
+
+    monkeypatch.setattr(cli, "load_split", no_data)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--out", str(tmp_path / "run"), *argv])
+    printed = capsys.readouterr().err + (info.value.code if isinstance(info.value.code, str) else "")
+    status = info.value.code if isinstance(info.value.code, int) else 1
+    assert status == code and message in printed, printed
+    assert "Traceback" not in printed and printed.strip().count("\n") == 0
