@@ -67,9 +67,22 @@ class Device:
                 out = self.xp.asarray(data, dtype=dtype)
         else:
             out = np.asarray(data.get() if from_cupy else data, dtype=dtype)
+            if self.type == "emu":  # emu device memory: a copy with guard bytes (gpudl.emu.guard)
+                out, host = self.empty(out.shape, out.dtype), out
+                out[...] = host
         if self.uses_kernels and not (from_cupy and self.type == "cuda"):
             profiler.upload(f"{type(data).__name__} to {self}", out.nbytes)  # (emu counts every asarray)
         return out
+
+    def empty(self, shape, dtype=np.float32):
+        """An uninitialised array in this device's memory (on emu with guard bytes around it)."""
+        if self.type == "emu":
+            from .emu import guard
+            return guard.empty(shape, dtype)
+        if self.type == "cuda":
+            with self.activate():
+                return self.xp.empty(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
 
     def synchronize(self):
         if self.type == "cuda":

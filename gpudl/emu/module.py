@@ -6,7 +6,7 @@
 import ctypes
 import threading
 
-from . import asan, build
+from . import asan, build, guard
 from .errors import EmuError, KernelNotFoundError
 from .order import current_order
 from .params import pack, signature
@@ -83,6 +83,7 @@ class Kernel:
         del keep_alive
         if failed:
             raise EmuError(err.value.decode(errors="replace"))
+        guard.check(self.name, self.params, args)
 
 
 class Module:

@@ -104,9 +104,18 @@ def blocks(n, threads=THREADS):
     return min(-(-n // threads), MAX_BLOCKS)
 
 
+class OutOfRange:
+    """An `ints` value beyond int32: `launch` refuses it naming the kernel (NumPy would raise OverflowError)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 def ints(*values):
     """Kernel `int` arguments: a Python int would arrive as 64 bits."""
-    return tuple(np.int32(v) for v in values)
+    return tuple(np.int32(v) if -_INT_MAX - 1 <= v <= _INT_MAX else OutOfRange(int(v)) for v in values)
 
 
 # dtype -> the suffix of a kernel's instantiation for it (kernels/*.cu: name_f32, name_f64, ...)
@@ -146,7 +155,7 @@ def float32_inputs(device, kernel, **arrays):
 
 def empty(device, shape, dtype=np.float32):
     """An uninitialised array on `device` (the caller has made the device current)."""
-    return keep(device.xp.empty(shape, dtype=dtype))  # a captured graph's memory
+    return keep(device.empty(shape, dtype))  # a captured graph's memory
 
 
 def _function(device, family, kernel):
@@ -162,6 +171,8 @@ def launch(device, family, kernel, grid, block, args, shapes, shared_mem=0):
 
     Arguments wrapped in `Strided` pass a non-contiguous view (the kernel walks its strides)."""
     for a in args:
+        if isinstance(a, OutOfRange):
+            raise ValueError(f"{kernel}: a size or index of {a.value} does not fit the kernels' 32-bit int ({shapes})")
         if hasattr(a, "size") and a.size > _INT_MAX:
             raise ValueError(f"{kernel}: an array of {a.size} elements is too large for int indexing ({shapes})")
     if min(grid) == 0:
