@@ -4,10 +4,16 @@ dtype rules follow PyTorch: Python floats (and lists of them) become float32, Py
 int64, bools bool; a NumPy/CuPy array keeps its dtype (float64 stays float64, integer
 labels stay integer).
 """
+import math
+import numbers
+
 import numpy as np
 
-from . import backend
+from . import backend, checks
 from .tensor import Tensor
+
+_KINDS = {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects", "V": "structured records",
+          "M": "datetimes", "m": "timedeltas"}
 
 _generators = {}  # (device type, index) -> generator, made on first use from _seed
 _seed = None
@@ -20,12 +26,35 @@ def _default_dtype(data):
     return {"b": np.bool_, "i": np.int64, "u": np.int64}.get(kind, np.float32)
 
 
-def to_array(data, dtype, device):
+def _host_data(op, data):
+    """Nested lists / scalars as a NumPy array, or a clear error (None, strings, ragged lists, complex...)."""
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"{op}: data must be a number, a (nested) list of numbers, a Tensor or an array, "
+                        f"got {data!r}")
+    try:
+        return np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"{op}: nested lists must be rectangular (every row of one length), got {data!r}: "
+                         f"{e}") from None
+
+
+def _check_kind(op, array):
+    kind = array.dtype.kind
+    if kind in _KINDS:
+        raise TypeError(f"{op}: tensors hold bools, integers and floats, not {_KINDS[kind]} (dtype {array.dtype})")
+
+
+def to_array(data, dtype, device, op="tensor"):
     """Raw array on `device` following the dtype rules above."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is None and not hasattr(data, "dtype"):
-        dtype = _default_dtype(data)
+    if not hasattr(data, "dtype"):
+        host = _host_data(op, data)
+        _check_kind(op, host)
+        dtype = _default_dtype(host) if dtype is None else dtype
+        data = host
+    else:
+        _check_kind(op, data)
     if dtype is not None:
         dtype = np.dtype(dtype)
     return device.asarray(data, dtype=dtype)
@@ -58,38 +87,46 @@ def from_dlpack(obj, device=None):
     return Tensor._wrap(arr, dev)
 
 
-def _filled(fill, shape, dtype, device, requires_grad):
+def _filled(op, fill, shape, dtype, device, requires_grad):
     dev = backend.device(device)
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    shape = checks.shape(op, shape)
+    if isinstance(fill, (bool, np.bool_)) or not isinstance(fill, numbers.Real):
+        raise TypeError(f"{op}: fill_value must be a number, got {fill!r}")
     with dev.activate():
-        arr = dev.kernels.full(tuple(shape), fill, np.dtype(dtype or np.float32))
+        arr = dev.kernels.full(shape, fill, np.dtype(dtype or np.float32))
     return Tensor._wrap(arr, dev).requires_grad_(requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _filled(0, shape, dtype, device, requires_grad)
+    return _filled("zeros", 0, shape, dtype, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _filled(1, shape, dtype, device, requires_grad)
+    return _filled("ones", 1, shape, dtype, device, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
-    return _filled(fill_value, (shape,) if isinstance(shape, int) else tuple(shape), dtype, device, requires_grad)
+    return _filled("full", fill_value, (shape,), dtype, device, requires_grad)
 
 
 def zeros_like(t, dtype=None):
-    return _filled(0, t.shape, dtype or t.dtype, t.device, False)
+    return _filled("zeros_like", 0, t.shape, dtype or t.dtype, t.device, False)
 
 
 def ones_like(t, dtype=None):
-    return _filled(1, t.shape, dtype or t.dtype, t.device, False)
+    return _filled("ones_like", 1, t.shape, dtype or t.dtype, t.device, False)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):
+    """start, start + step, ... below stop (above it for a negative step), like NumPy."""
     dev = backend.device(device)
     if stop is None:
         start, stop = 0, start
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if not math.isfinite(checks.number("arange", name, v)):
+            raise ValueError(f"arange: {name} must be finite, got {v}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
     with dev.activate():
@@ -97,6 +134,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
 
 
 def eye(n, m=None, dtype=None, device=None):
+    """The n x m identity (m = n by default)."""
+    checks.integer("eye", "n", n, 0)
+    if m is not None:
+        checks.integer("eye", "m", m, 0)
     dev = backend.device(device)
     with dev.activate():
         return Tensor._wrap(dev.asarray(np.eye(n, m, dtype=dtype or np.float32)), dev)  # made on the host
@@ -106,9 +147,12 @@ def manual_seed(seed):
     """Seed every generator: NumPy's / CuPy's (initialisation, shuffling) and the counter-based
     one behind dropout and rand / randn on kernel devices (the same streams on cpu, emu and cuda)."""
     global _seed
+    seed = checks.integer("manual_seed", "seed", seed, 0)
+    if seed >= 2 ** 64:
+        raise ValueError(f"manual_seed: seed must be below 2^64, got {seed}")
     _generators.clear()
     _philox.clear()
-    _seed = int(seed)
+    _seed = seed
 
 
 def rng_state(device):
@@ -154,7 +198,7 @@ def set_rng_state(state):
 def _random(kind, shape, dtype, device, requires_grad):
     """On cpu NumPy's generator; on kernel devices the Philox kernels (`rng_uniform` / `rng_normal`)."""
     dev = backend.device(device)
-    shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+    shape = checks.shape("randn" if kind == "normal" else "rand", shape)
     dtype = np.dtype(dtype or np.float32)
     with dev.activate():
         if dev.uses_kernels:
