@@ -1,15 +1,18 @@
-"""Training-step benchmarks: gpudl against PyTorch on the same device, batch and threads.
+"""Training-step benchmarks: gpudl against PyTorch on the same device, batch and threads, each
+framework in its own process.
 
     python -m benchmarks.train --device cpu|emu|cuda [--quick] [--json [PATH]] [--models lenet,mlp,cnn]
 
 One step = zero_grad, forward, cross-entropy, backward, Adam (lr 1e-3) on a batch of 128
 28x28 images, for LeNet-5, the MLP 784-256-128-10 and the reference CNN (gpudl.models).
-The PyTorch twin has the same layers and starts from gpudl's initial weights.  Steps run in
-alternating blocks (gpudl x k, torch x k, gpudl x k, ...; 5 rounds, a short pause before
-each block: see common.alternating) so both see the same background load; the table gives
-median ms per step, images/s, the ratio of the medians (gpudl / torch: below 1 gpudl is
-faster), the median of the per-round ratios, and the relative interquartile range of each
-side's step times (how noisy the machine was).
+The PyTorch twin has the same layers and starts from gpudl's initial weights.
+
+Each side runs in a child process of its own (`--child SIDE`: no shared allocator, thread pool
+or import state), which warms up, times steps for about STEP_BUDGET_S seconds and reports the
+median.  Children run alternately, gpudl, torch, gpudl, torch, ... (PAIRS pairs), so background
+load hits both alike; the table gives the median over pairs of each side's ms per step and
+images/s, the median of the per-pair ratios (gpudl / torch: below 1 gpudl is faster) with their
+range, and the spread (IQR / median) of gpudl's step times inside its children.
 
 On cuda and emu gpudl's step is also timed captured (gd.capture: one CUDA graph per step on
 cuda), and on cuda PyTorch's with torch.cuda.graphs (a CUDAGraph of forward, backward and a
@@ -17,19 +20,20 @@ capturable Adam, the recipe of PyTorch's documentation); "captured/torch" is gpu
 over PyTorch eager.  emu times are CPU times of the emulator: they show that the columns run,
 not GPU speed.
 
-Both frameworks share one process and so one allocator: with glibc's defaults, arrays of a
-few MB come from fresh mmaps whose page faults cost both sides ~30 % of a LeNet-5 step on
-the 2-core reference machine.  MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ change that
-and are recorded in the JSON (`env`) with the thread-count variables.
-
 On cpu and cuda, when Fashion-MNIST is found (gpudl.data.datasets.where), one full LeNet-5
 epoch (469 batches of 128, shuffled, standardised with mean 0.2860 / std 0.3530) is timed as
-well: gpudl through `train.fit` (on cuda with a device-resident DataLoader, eager and captured),
-PyTorch through the same loop by hand (on cuda from GPU-resident tensors, eager and with a
-CUDA graph for the full batches); --quick skips it.
+well, also one child per framework, alternately (EPOCH_PAIRS pairs): gpudl through its
+DataLoader and `train.fit` (on cuda device-resident, eager and captured), PyTorch through
+torch.utils.data.DataLoader and the same loop by hand (on cuda from GPU-resident tensors, eager
+and with a CUDA graph for the full batches); --quick skips it.
 """
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,17 +44,21 @@ from gpudl import models
 from gpudl.data import datasets, transforms
 
 BATCH = 128
-ROUNDS, SETTLE_S = 5, 0.25  # alternating blocks of steps, with a pause before each (common.alternating)
+PAIRS, EPOCH_PAIRS = 5, 3     # alternating child processes per side
+STEP_BUDGET_S = 1.5           # timed steps per child: about this long (5 to 200 steps)
+CHILD_TIMEOUT_S = 900
 MEAN, STD = 0.2860, 0.3530
+ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("gpudl", "gpudl captured", "torch", "torch graphs")  # timed steps, by name
 COLUMNS = (("model", "model"), ("batch", "batch"), ("gpudl ms", "gpudl_ms"), ("gpudl img/s", "gpudl_img_s"),
            ("gpudl captured ms", "gpudl_captured_ms"), ("torch ms", "torch_ms"), ("torch img/s", "torch_img_s"),
-           ("torch graphs ms", "torch_graphs_ms"), ("gpudl/torch", "ratio"), ("captured/torch", "captured_ratio"),
-           ("per-round ratio", "round_ratio"), ("gpudl spread", "gpudl_spread"), ("torch spread", "torch_spread"),
+           ("torch graphs ms", "torch_graphs_ms"), ("gpudl/torch", "ratio"), ("ratio range", "ratio_range"),
+           ("captured/torch", "captured_ratio"), ("gpudl spread", "gpudl_spread"), ("pairs", "pairs"),
            ("steps each", "steps"))
 EPOCH_COLUMNS = (("Fashion-MNIST epoch", "model"), ("images", "images"), ("batch", "batch"), ("gpudl s", "gpudl_s"),
                  ("gpudl captured s", "gpudl_captured_s"), ("torch s", "torch_s"), ("torch graphs s", "torch_graphs_s"),
-                 ("gpudl/torch", "ratio"), ("captured/torch", "captured_ratio"))
+                 ("gpudl/torch", "ratio"), ("ratio range", "ratio_range"), ("captured/torch", "captured_ratio"),
+                 ("pairs", "pairs"))
 
 
 def key(side):
@@ -159,62 +167,102 @@ def torch_graph_step(torch, name, model, x, y):
     return step
 
 
-def build_steps(args, torch, name, x, y, errors):
-    """{side: step} for the sides whose model builds and whose step runs (see SIDES)."""
-    built = common.attempt("gpudl", lambda: gpudl_step(name, args.device, x, y), errors)
-    if built is None:
-        return {}
-    model, steps = built[0], {"gpudl": built[1]}
-    if args.device != "cpu":
-        captured = common.attempt("gpudl captured", lambda: gpudl_step(name, args.device, x, y, True), errors)
-        if captured is not None:
-            steps["gpudl captured"] = captured[1]
-    if torch is not None:
-        peers = {"torch": lambda: torch_step(torch, name, args.device, model, x, y)}
-        if args.device == "cuda":
-            peers["torch graphs"] = lambda: torch_graph_step(torch, name, model, x, y)
-        for side, make in peers.items():
-            fn = common.attempt(side, make, errors)
-            if fn is not None:
-                steps[side] = fn
-    return common.runnable(steps, errors)
+def make_step(side, name, device, x, y):
+    """The step function of one side (its model seeded like gpudl's, so every side starts alike)."""
+    if side.startswith("gpudl"):
+        return gpudl_step(name, device, x, y, captured=side == "gpudl captured")[1]
+    torch = common.torch_module(device)
+    if torch is None:
+        raise RuntimeError("PyTorch is not importable for this device")
+    model, _ = gpudl_step(name, "cpu", x, y)  # gpudl's initial weights, copied into the twin
+    if side == "torch graphs":
+        return torch_graph_step(torch, name, model, x, y)
+    return torch_step(torch, name, device, model, x, y)
 
 
-def step_rows(args, torch, names):
-    """One row per model: median step times of gpudl and the peer, alternating blocks."""
-    batch = 8 if args.quick else BATCH
+def batch_data(batch):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int64)
+    return rng.standard_normal((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int64)
+
+
+def child_steps(side, name, device, batch, steps):
+    """In a child process: {'times': seconds per timed step} for one side (3 warm-up steps first)."""
+    fn = make_step(side, name, device, *batch_data(batch))
+    for _ in range(3):  # allocators, optimizer state, kernel compilation, the capture
+        fn()
+    steps = steps or common.calls_for(fn, STEP_BUDGET_S, 5, 200)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"times": times}
+
+
+def run_child(argv):
+    """Run `python -m benchmarks.train --child ...` with this interpreter; its JSON, or {'error': ...}."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run([sys.executable, "-m", "benchmarks.train", *argv], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {CHILD_TIMEOUT_S} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit code {done.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def sides_for(device, torch_available):
+    sides = ["gpudl"] + (["gpudl captured"] if device != "cpu" else [])
+    if torch_available:
+        sides += ["torch"] + (["torch graphs"] if device == "cuda" else [])
+    return sides
+
+
+def pair_ratios(a, b):
+    """Per-pair ratios a_i / b_i over the pairs both sides completed."""
+    return [x / y for x, y in zip(a, b) if x and y]
+
+
+def step_rows(args, torch_available, names):
+    """One row per model: each side's children alternate; medians over pairs, per-pair ratios."""
+    batch = 8 if args.quick else BATCH
+    pairs, steps = (1, 3) if args.quick else (PAIRS, args.steps)
     rows = []
     for name in names:
-        errors = {}
-        fns = build_steps(args, torch, name, x, y, errors)
-        row = {"model": name, "batch": batch, **{f"{key(side)}_error": errors.get(side) for side in SIDES}}
+        sides = sides_for(args.device, torch_available)
+        medians, errors, spreads, counts = {s: [] for s in sides}, {}, [], []
+        for _ in range(pairs):
+            for side in sides:
+                if side in errors:
+                    continue
+                out = run_child(["--child", side, "--models", name, "--device", args.device, "--batch",
+                                 str(batch), "--steps", str(steps)])
+                if "error" in out:
+                    errors[side] = out["error"]
+                    print(f"error: {name} ({side}): {out['error']}", file=sys.stderr)
+                    continue
+                medians[side].append(common.median(out["times"]))
+                if side == "gpudl":
+                    spreads.append(common.spread(out["times"]))
+                    counts.append(len(out["times"]))
+        row = {"model": name, "batch": batch, "pairs": pairs, **{f"{key(s)}_error": errors.get(s) for s in SIDES}}
+        for side, values in medians.items():
+            if values:
+                row[f"{key(side)}_ms"] = 1e3 * common.median(values)
+        if medians["gpudl"]:
+            row.update(gpudl_img_s=batch / common.median(medians["gpudl"]), gpudl_spread=common.median(spreads),
+                       steps=int(common.median(counts)))
+        ratios = pair_ratios(medians["gpudl"], medians.get("torch", []))
+        if ratios:
+            row.update(torch_img_s=batch / common.median(medians["torch"]), ratio=common.median(ratios),
+                       ratio_range=f"{min(ratios):.2f}-{max(ratios):.2f}")
+            captured = pair_ratios(medians.get("gpudl captured", []), medians["torch"])
+            if captured:
+                row["captured_ratio"] = common.median(captured)
         rows.append(row)
-        if "gpudl" not in fns:
-            continue
-        for _ in range(2):  # warm-up: allocators, Adam state, kernel compilation
-            for fn in fns.values():
-                fn()
-        if args.quick:
-            rounds, per_block = 1, 2
-        else:
-            rounds = ROUNDS
-            per_block = args.steps or common.calls_for(lambda: [fn() for fn in fns.values()], 1.5, 5, 40)
-        times = common.alternating(fns, rounds, per_block, 0 if args.quick else SETTLE_S)
-        g, t = times["gpudl"], times.get("torch")
-        row.update(gpudl_ms=1e3 * common.median(g), gpudl_img_s=batch / common.median(g),
-                   gpudl_spread=common.spread(g), steps=len(g))
-        for side in ("gpudl captured", "torch graphs"):
-            if side in times:
-                row[f"{key(side)}_ms"] = 1e3 * common.median(times[side])
-        if t:
-            row.update(torch_ms=1e3 * common.median(t), torch_img_s=batch / common.median(t),
-                       torch_spread=common.spread(t), ratio=common.median(g) / common.median(t),
-                       round_ratio=common.block_ratios(g, t, rounds))
-            if "gpudl captured" in times:
-                row["captured_ratio"] = common.median(times["gpudl captured"]) / common.median(t)
     return rows
 
 
@@ -236,9 +284,25 @@ def gpudl_epoch(device, images, labels, captured=False):
     return time.perf_counter() - start
 
 
+def torch_loader_epoch(torch, images, labels):
+    """Seconds for the same epoch in PyTorch on cpu through torch.utils.data.DataLoader (shuffled,
+    uint8 batches standardised per batch, as gpudl's loader does)."""
+    torch.manual_seed(0)
+    twin = torch_twin(torch, "lenet")
+    opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(images[:, None]), torch.from_numpy(labels))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True)
+    start = time.perf_counter()
+    for xb, yb in loader:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(twin(xb.float().div_(255).sub_(MEAN).div_(STD)), yb).backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
 def torch_epoch(torch, device, images, labels, graphs=False):
-    """Seconds for the same epoch in PyTorch (uint8 batches standardised on the fly, as gpudl does);
-    on cuda the data sit on the GPU, and with `graphs` the full batches replay one CUDA graph."""
+    """Seconds for the same epoch in PyTorch on cuda from GPU-resident tensors (uint8 batches
+    standardised on the fly, as gpudl does); with `graphs` the full batches replay one CUDA graph."""
     torch.manual_seed(0)
     twin = torch_twin(torch, "lenet").to(device)
     opt = torch.optim.Adam(twin.parameters(), lr=1e-3, capturable=graphs)
@@ -280,24 +344,46 @@ def torch_epoch(torch, device, images, labels, graphs=False):
     return time.perf_counter() - start
 
 
-def epoch_row(device, torch):
-    """The Fashion-MNIST epoch row, or None (with a note) when the data set is not found."""
+EPOCH_SIDES = {"gpudl": "epoch-gpudl", "gpudl captured": "epoch-gpudl-captured", "torch": "epoch-torch",
+               "torch graphs": "epoch-torch-graphs"}
+
+
+def child_epoch(side, device):
+    """In a child process: {'seconds': one Fashion-MNIST LeNet-5 epoch} for one side."""
+    train = datasets.FashionMNIST(train=True, download=False, progress=False)
+    images, labels = train.data, train.targets
+    if side.startswith("epoch-gpudl"):
+        return {"seconds": gpudl_epoch(device, images, labels, captured=side.endswith("captured"))}
+    torch = common.torch_module(device)
+    if device == "cpu":
+        return {"seconds": torch_loader_epoch(torch, images, labels)}
+    return {"seconds": torch_epoch(torch, device, images, labels, graphs=side.endswith("graphs"))}
+
+
+def epoch_row(device, torch_available):
+    """The Fashion-MNIST epoch row (children alternating), or None (with a note) without the data set."""
     if datasets.where("fashion-mnist") is None:
         print("note: Fashion-MNIST not found; epoch timing skipped (apt-get install dataset-fashion-mnist)")
         return None
-    train = datasets.FashionMNIST(train=True, download=False, progress=False)
-    images, labels = train.data, train.targets
-    g = gpudl_epoch(device, images, labels)
-    row = {"model": "lenet", "images": len(images), "batch": BATCH, "gpudl_s": g}
-    if device == "cuda":
-        row["gpudl_captured_s"] = gpudl_epoch(device, images, labels, captured=True)
-    if torch is not None:
-        t = torch_epoch(torch, device, images, labels)
-        row.update(torch_s=t, ratio=g / t)
-        if device == "cuda":
-            row["torch_graphs_s"] = torch_epoch(torch, device, images, labels, graphs=True)
-        if "gpudl_captured_s" in row:
-            row["captured_ratio"] = row["gpudl_captured_s"] / t
+    sides = [s for s in sides_for(device, torch_available) if s != "gpudl captured" or device == "cuda"]
+    seconds = {s: [] for s in sides}
+    for _ in range(EPOCH_PAIRS):
+        for side in sides:
+            out = run_child(["--child", EPOCH_SIDES[side], "--device", device])
+            if "error" in out:
+                print(f"error: epoch ({side}): {out['error']}", file=sys.stderr)
+            else:
+                seconds[side].append(out["seconds"])
+    row = {"model": "lenet", "images": 60000, "batch": BATCH, "pairs": EPOCH_PAIRS}
+    for side, values in seconds.items():
+        if values:
+            row[f"{key(side)}_s"] = common.median(values)
+    ratios = pair_ratios(seconds["gpudl"], seconds.get("torch", []))
+    if ratios:
+        row.update(ratio=common.median(ratios), ratio_range=f"{min(ratios):.2f}-{max(ratios):.2f}")
+        captured = pair_ratios(seconds.get("gpudl captured", []), seconds["torch"])
+        if captured:
+            row["captured_ratio"] = common.median(captured)
     return row
 
 
@@ -306,21 +392,30 @@ def main(argv=None):
     common.add_common_arguments(parser, ("cpu", "emu", "cuda"))
     parser.add_argument("--models", default="lenet,mlp,cnn", help="comma-separated subset of lenet,mlp,cnn")
     parser.add_argument("--steps", type=int, default=0,
-                        help=f"timed steps per block ({ROUNDS} blocks per framework; default: ~1.5 s per pair of blocks)")
+                        help=f"timed steps per child process (default: about {STEP_BUDGET_S} s of steps)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one side, run by the parent
+    parser.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in models.MODELS]
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {sorted(models.MODELS)}")
+    if args.child:
+        out = (child_epoch(args.child, args.device) if args.child.startswith("epoch-")
+               else child_steps(args.child, names[0], args.device, args.batch, args.steps))
+        print(json.dumps(out))
+        return out
     header = common.environment(args.device, "train", args)
     torch = common.torch_module(args.device) if args.device != "emu" else None  # emu: no peer on an emulator
-    rows = step_rows(args, torch, names)
-    epoch = epoch_row(args.device, torch) if args.device != "emu" and not args.quick and "lenet" in names else None
+    rows = step_rows(args, torch is not None, names)
+    epoch = (epoch_row(args.device, torch is not None) if args.device != "emu" and not args.quick and "lenet" in names
+             else None)
     peer = (f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch
             else "none on emu (an emulator: its times are CPU times)" if args.device == "emu"
             else "n/a (PyTorch not importable)")
     print(f"# gpudl training-step benchmarks on {args.device}: {header['device']}" + (" (quick)" if args.quick else ""))
-    print(f"peer: {peer}; step = forward + backward + Adam; ratio < 1: gpudl faster; spread = IQR / median")
+    print(f"peer: {peer}; each side in its own process, alternating; step = forward + backward + Adam; "
+          "ratio < 1: gpudl faster (median of per-pair ratios); spread = IQR / median")
     print()
     print(common.markdown_table(rows, COLUMNS))
     if epoch is not None:

@@ -134,10 +134,15 @@ def test_json_is_strict():
 
 
 def test_train_reports_a_model_that_fails(monkeypatch, capsys):
-    def broken(*args):
-        raise RuntimeError("no such model here")
-
-    monkeypatch.setattr(train, "gpudl_step", broken)
+    monkeypatch.setattr(train, "run_child", lambda argv: {"error": "exit code 1: RuntimeError: no such model here"})
     rows = train.main(["--device", "cpu", "--quick", "--models", "mlp"])
     assert "Failed" in capsys.readouterr().out
     assert "no such model here" in rows[0]["gpudl_error"] and "gpudl_ms" not in rows[0]
+
+
+def test_each_side_runs_in_its_own_process():
+    out = train.run_child(["--child", "gpudl", "--models", "mlp", "--device", "cpu", "--batch", "4", "--steps", "2"])
+    assert len(out["times"]) == 2 and all(t > 0 for t in out["times"])
+    assert "error" in train.run_child(["--child", "gpudl", "--models", "mlp", "--device", "tpu"])
+
+
