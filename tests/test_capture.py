@@ -126,7 +126,7 @@ VIOLATIONS = {
     "float": (lambda y: float(y), f"float of a tensor.*{SYNC}"),
     "print": (lambda y: print(y), f"repr of a tensor.*{SYNC}"),
     "to_cpu": (lambda y: y.to("cpu"), f"to of a tensor.*{SYNC}"),
-    "host_data": (lambda y: gd.tensor([1.0, 2.0], device="emu"), "host-to-device copy of list data to emu"),
+    "host_data": (lambda y: gd.tensor([1.0, 2.0], device="emu"), "host-to-device copy of ndarray data to emu"),
 }
 
 
