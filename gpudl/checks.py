@@ -3,6 +3,7 @@ message style (the op, the argument, the offending value).
 
     TypeError   the value has the wrong type (a float where an int is meant, a string for a number)
     ValueError  the type is right but the value is not allowed (a negative size, lr <= 0)
+    AxisError   an axis / dim out of range: NumPy's, both a ValueError and an IndexError (PyTorch's type)
 """
 import math
 import numbers
@@ -18,6 +19,20 @@ def integer(op, name, value, low=None):
     if low is not None and value < low:
         raise ValueError(f"{op}: {name} must be >= {low}, got {value}")
     return value
+
+
+AxisError = np.exceptions.AxisError
+
+
+def axis(op, d, ndim, shape=None, name="dim"):
+    """Axis `d` as 0..n-1 (negative counts from the end; n = ndim, at least 1 so a 0-d tensor takes 0 / -1)."""
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an int, got {d!r} ({type(d).__name__})")
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        where = f"a tensor of shape {tuple(shape)}" if shape is not None else f"{ndim} dimensions"
+        raise AxisError(f"{op}: {name} {d} is out of range for {where} (expected a {name} in [{-n}, {n - 1}])")
+    return int(d) % n
 
 
 def shape(op, dims):
@@ -47,8 +62,8 @@ def number(op, name, value, low=None, high=None, low_open=False, high_open=False
     return value
 
 
-def pair(op, name, value, low=0):
-    """(a, b) from an int or a pair of ints, each >= low."""
+def pair(op, name, value, low=None):
+    """(a, b) from an int or a pair of ints, each >= low when given."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")

@@ -226,6 +226,10 @@ class Tensor:
     def detach(self):
         return Tensor._wrap(self.data, self.device)
 
+    def clone(self):
+        """A copy in new memory; differentiable (gradients flow back to self)."""
+        return ops.clone(self)
+
     def to(self, device=None, dtype=None):
         """Copy to another device and/or dtype; differentiable (gradients flow back)."""
         from .ops.shape import To
@@ -242,6 +246,14 @@ class Tensor:
 
     def double(self):
         return self.to(dtype=np.float64)
+
+    def long(self):
+        """int64 (truncating toward zero); an integer result never requires grad."""
+        return self.detach().to(dtype=np.int64)
+
+    def int(self):
+        """int32 (truncating toward zero); an integer result never requires grad."""
+        return self.detach().to(dtype=np.int32)
 
     def __dlpack__(self, *args, **kwargs):
         return self.data.__dlpack__(*args, **kwargs)
@@ -329,6 +341,7 @@ class Tensor:
     def __rmatmul__(self, other): return ops.matmul(other, self)
     def __neg__(self): return ops.neg(self)
     def __getitem__(self, index): return ops.getitem(self, index)
+    def __setitem__(self, index, value): ops.setitem(self, index, value)
     def __lt__(self, other): return ops.compare(self, other, "less")
     def __le__(self, other): return ops.compare(self, other, "less_equal")
     def __gt__(self, other): return ops.compare(self, other, "greater")
@@ -337,23 +350,63 @@ class Tensor:
     def __ne__(self, other): return ops.compare(self, other, "not_equal")
     __hash__ = object.__hash__
 
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0): return ops.var(self, axis, keepdims, ddof)
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return ops.min(self, axis, keepdims)
-    def argmax(self, axis=None): return ops.argmax(self, axis)
+    # reductions: NumPy's axis= / keepdims= / ddof=, or PyTorch's dim= / keepdim= / correction=
+    # (gpudl/ops/reduction.py: each spelling keeps its library's meaning)
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, keepdims=None, ddof=None, *, correction=None, dim=None, keepdim=None):
+        return ops.var(self, axis, keepdims, ddof, correction=correction, dim=dim, keepdim=keepdim)
+
+    def std(self, axis=None, keepdims=None, ddof=None, *, correction=None, dim=None, keepdim=None):
+        return ops.std(self, axis, keepdims, ddof, correction=correction, dim=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def any(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.any(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def all(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return ops.all(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.topk(self, k, dim, largest, sorted)
+
+    # elementwise and activations
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def sqrt(self): return ops.sqrt(self)
     def abs(self): return ops.abs(self)
     def clip(self, min=None, max=None): return ops.clip(self, min, max)
+    def clamp(self, min=None, max=None): return ops.clamp(self, min, max)
+    def relu(self): return ops.relu(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def tanh(self): return ops.tanh(self)
+    def softmax(self, dim=-1): return ops.softmax(self, dim)
+    def log_softmax(self, dim=-1): return ops.log_softmax(self, dim)
+
+    # shapes
     def reshape(self, *shape): return ops.reshape(self, *shape)
+    def view(self, *shape): return ops.view(self, *shape)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def squeeze(self, dim=None): return ops.squeeze(self, dim)
+    def t(self): return ops.t(self)
     def transpose(self, dim0, dim1): return ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return ops.permute(self, *dims)
     def flatten(self, start_axis=0, end_axis=-1): return ops.flatten(self, start_axis, end_axis)
     def expand(self, *shape): return ops.broadcast_to(self, *shape)
     def broadcast_to(self, *shape): return ops.broadcast_to(self, *shape)
-
 
 from . import ops  # noqa: E402  (ops need Tensor and Function defined first)

@@ -4,7 +4,7 @@
 // an NCHW feature map has C channels and inner = H * W.  Element i belongs to channel
 // (i / inner) % C, so one kernel serves both layouts.
 //
-//   forward    z = x + b[c],            y = f(z)
+//   forward    z = x + b[c],            y = f(z)      (f's parameters: slope, threshold)
 //   backward   dL/dx = dL/dy * f'(z)    (z recomputed from x and b, nothing else saved)
 //              dL/db[c] = sum over (outer, inner) of dL/dx   (channel_sum, deterministic)
 //
@@ -15,12 +15,12 @@
 // y[i] = f(x[i] + b[(i / inner) % channels]); bias is ignored when has_bias == 0.
 extern "C" __global__ void bias_act_forward(const float* __restrict__ x, const float* __restrict__ bias,
                                             float* __restrict__ y, int n, int channels, int inner,
-                                            int has_bias, int act, float slope)
+                                            int has_bias, int act, float slope, float threshold)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         float z = x[i];
         if (has_bias) z += bias[(i / inner) % channels];
-        y[i] = act_value(z, act, slope);
+        y[i] = act_value(z, act, slope, threshold);
     }
 }
 
@@ -28,12 +28,12 @@ extern "C" __global__ void bias_act_forward(const float* __restrict__ x, const f
 extern "C" __global__ void bias_act_backward(const float* __restrict__ grad_y, const float* __restrict__ x,
                                              const float* __restrict__ bias, float* __restrict__ grad_x,
                                              int n, int channels, int inner, int has_bias, int act,
-                                             float slope)
+                                             float slope, float threshold)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         float z = x[i];
         if (has_bias) z += bias[(i / inner) % channels];
-        grad_x[i] = grad_y[i] * act_slope(z, act, slope);
+        grad_x[i] = grad_y[i] * act_slope(z, act, slope, threshold);
     }
 }
 

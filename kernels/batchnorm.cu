@@ -1,9 +1,11 @@
-// Batch normalisation over axis 1 of (N, C, H, W) input ((N, C) is (N, C, 1, 1)), forward and
-// backward, one block per channel.  Per channel c, over its n = N H W values:
+// Batch normalisation over axis 1 of (N, C, H, W) input ((N, C) is (N, C, 1, 1), (N, C, L) is
+// (N, C, L, 1)), forward and backward, one block per channel.  Per channel c, over its n = N H W values:
 //
 //   training   mu_c = (1/n) sum x,   var_c = (1/n) sum (x - mu_c)^2       (biased; two passes)
 //              r_mu  <- (1 - m) r_mu  + m mu_c
 //              r_var <- (1 - m) r_var + m var_c n / (n - 1)               (in place; PyTorch's rule)
+//              m = momentum, or 1 / num_batches_tracked when cumulative (PyTorch's momentum=None:
+//              the count, already advanced for this batch, is read from device memory)
 //   eval       mu_c = r_mu_c,  var_c = r_var_c
 //   both       invstd_c = 1 / sqrt(var_c + eps),  xhat = (x - mu_c) invstd_c,  y = gamma_c xhat + beta_c
 //
@@ -65,11 +67,13 @@ __device__ T block_sum(T v, T* buf)
 
 template <class T>
 __device__ void forward_body(const T* x, const int* layout, const T* weight, const T* bias, T* running_mean,
-                             T* running_var, T* y, T* mean_out, T* invstd_out, int n, int has_weight, int has_bias,
-                             int has_running, int training, T momentum, T eps)
+                             T* running_var, const long long* batches, T* y, T* mean_out, T* invstd_out, int n,
+                             int has_weight, int has_bias, int has_running, int training, int cumulative, T momentum,
+                             T eps)
 {
     __shared__ T buf[BN_THREADS];
     ChannelWalk v = channel_walk(layout, 0);
+    T m = cumulative ? T(1) / T(*batches) : momentum;
     for (int c = blockIdx.x; c < v.C; c += gridDim.x) {
         T mean, invstd;
         if (training) {
@@ -84,8 +88,8 @@ __device__ void forward_body(const T* x, const int* layout, const T* weight, con
             T var = block_sum(acc, buf) / T(n);
             invstd = inv_sqrt(var + eps);
             if (threadIdx.x == 0 && has_running) {
-                running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean;
-                running_var[c] = (T(1) - momentum) * running_var[c] + momentum * var * (T(n) / T(n - 1));
+                running_mean[c] = (T(1) - m) * running_mean[c] + m * mean;
+                running_var[c] = (T(1) - m) * running_var[c] + m * var * (T(n) / T(n - 1));
             }
         } else {
             mean = running_mean[c];
@@ -138,12 +142,13 @@ __device__ void backward_body(const T* g, const T* x, const int* layout, const T
 #define BATCH_NORM_KERNELS(T, S)                                                                                 \
     extern "C" __global__ void batch_norm_forward_##S(                                                           \
         const T* __restrict__ x, const int* __restrict__ layout, const T* __restrict__ weight,                   \
-        const T* __restrict__ bias, T* __restrict__ running_mean, T* __restrict__ running_var, T* __restrict__ y, \
-        T* __restrict__ mean_out, T* __restrict__ invstd_out, int n, int has_weight, int has_bias,               \
-        int has_running, int training, T momentum, T eps)                                                        \
+        const T* __restrict__ bias, T* __restrict__ running_mean, T* __restrict__ running_var,                   \
+        const long long* __restrict__ batches, T* __restrict__ y, T* __restrict__ mean_out,                      \
+        T* __restrict__ invstd_out, int n, int has_weight, int has_bias, int has_running, int training,          \
+        int cumulative, T momentum, T eps)                                                                       \
     {                                                                                                            \
-        forward_body<T>(x, layout, weight, bias, running_mean, running_var, y, mean_out, invstd_out, n,         \
-                        has_weight, has_bias, has_running, training, momentum, eps);                            \
+        forward_body<T>(x, layout, weight, bias, running_mean, running_var, batches, y, mean_out, invstd_out, n, \
+                        has_weight, has_bias, has_running, training, cumulative, momentum, eps);                \
     }                                                                                                            \
     extern "C" __global__ void batch_norm_backward_##S(                                                          \
         const T* __restrict__ g, const T* __restrict__ x, const int* __restrict__ layout,                        \

@@ -1,9 +1,11 @@
 // 2-D convolution (cross-correlation, as in PyTorch): forward, backward-data, backward-weight.
-// float32, contiguous NCHW;  x (N, C, H, W),  w (F, C, kh, kw),  y (N, F, OH, OW) with
-//   OH = (H + 2 ph - kh) / sh + 1,   OW = (W + 2 pw - kw) / sw + 1,
-//   y[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x[n, c, oh*sh - ph + i, ow*sw - pw + j]
-// (x is zero outside the image).  Every sum below is a matrix product once the receptive
-// fields are laid out as columns:
+// float32, contiguous NCHW;  x (N, C, H, W),  w (F, C, kh, kw),  y (N, F, OH, OW),  stride (sh, sw),
+// dilation (dh, dw), padding ph rows on top and pw columns on the left:
+//   y[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+// (x is zero outside the image).  The host computes OH, OW from the total padding (top + bottom,
+// left + right; gpudl/cpu/geometry.py), so the bottom / right padding ('same' with an even
+// dilated kernel pads one more there) needs no argument: it is whatever lies below / right of the
+// image.  Every sum below is a matrix product once the receptive fields are laid out as columns:
 //   col[k, q],  k = (c, i, j) in 0..C*kh*kw-1,  q = (n, oh, ow) in 0..N*OH*OW-1
 //   forward          Y (F, q)      = W (F, k)   @ col (k, q)
 //   backward-data    dcol (k, q)   = W^T (k, F) @ dY (F, q),   dx = col2im(dcol)
@@ -21,13 +23,13 @@
 //      host adds in a fixed order (split-K without atomics -> deterministic).
 
 struct ConvShape {
-    int N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW;
+    int N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW;
 };
 
 __device__ __forceinline__ ConvShape make_shape(int N, int C, int H, int W, int F, int kh, int kw, int sh,
-                                                int sw, int ph, int pw, int OH, int OW)
+                                                int sw, int ph, int pw, int dh, int dw, int OH, int OW)
 {
-    ConvShape s = {N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW};
+    ConvShape s = {N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW};
     return s;
 }
 
@@ -36,7 +38,7 @@ __device__ __forceinline__ float col_value(const float* __restrict__ x, const Co
 {
     int j = k % s.kw, i = (k / s.kw) % s.kh, c = k / (s.kw * s.kh);
     int ow = q % s.OW, oh = (q / s.OW) % s.OH, n = q / (s.OW * s.OH);
-    int ih = oh * s.sh - s.ph + i, iw = ow * s.sw - s.pw + j;
+    int ih = oh * s.sh - s.ph + i * s.dh, iw = ow * s.sw - s.pw + j * s.dw;
     if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) return 0.0f;
     return x[((size_t)(n * s.C + c) * s.H + ih) * s.W + iw];
 }
@@ -45,9 +47,10 @@ __device__ __forceinline__ float col_value(const float* __restrict__ x, const Co
 
 // col (C*kh*kw, N*OH*OW) from x.
 extern "C" __global__ void im2col(const float* __restrict__ x, float* __restrict__ col, int N, int C, int H,
-                                  int W, int F, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW)
+                                  int W, int F, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                  int OH, int OW)
 {
-    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW);
+    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int cols = N * OH * OW;
     int n = C * kh * kw * cols;
     for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < n; e += gridDim.x * blockDim.x)
@@ -55,9 +58,10 @@ extern "C" __global__ void im2col(const float* __restrict__ x, float* __restrict
 }
 
 // dx[n, c, ih, iw] = sum of dcol[(c, i, j), (n, oh, ow)] over the taps (i, j) and outputs
-// (oh, ow) with oh*sh - ph + i = ih and ow*sw - pw + j = iw.
+// (oh, ow) with oh*sh - ph + i*dh = ih and ow*sw - pw + j*dw = iw.
 extern "C" __global__ void col2im(const float* __restrict__ col, float* __restrict__ dx, int N, int C, int H,
-                                  int W, int F, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW)
+                                  int W, int F, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                  int OH, int OW)
 {
     int cols = N * OH * OW;
     int n = N * C * H * W;
@@ -65,10 +69,10 @@ extern "C" __global__ void col2im(const float* __restrict__ col, float* __restri
         int iw = e % W, ih = (e / W) % H, c = (e / (W * H)) % C, img = e / (W * H * C);
         float acc = 0.0f;
         for (int i = 0; i < kh; ++i) {
-            int th = ih + ph - i;  // = oh * sh
+            int th = ih + ph - i * dh;  // = oh * sh
             if (th < 0 || th % sh != 0 || th / sh >= OH) continue;
             for (int j = 0; j < kw; ++j) {
-                int tw = iw + pw - j;  // = ow * sw
+                int tw = iw + pw - j * dw;  // = ow * sw
                 if (tw < 0 || tw % sw != 0 || tw / sw >= OW) continue;
                 int k = (c * kh + i) * kw + j;
                 int q = (img * OH + th / sh) * OW + tw / sw;
@@ -132,8 +136,8 @@ struct ImageCols {
 };
 
 // Backward-data operands, with r = (f, i, j) in 0..F*kh*kw-1 and q = (n, ih, iw):
-//   A[c, r] = w[f, c, i, j],   B[r, q] = dY[n, f, oh, ow] where oh*sh - ph + i = ih and
-//   ow*sw - pw + j = iw (0 when no such output exists).
+//   A[c, r] = w[f, c, i, j],   B[r, q] = dY[n, f, oh, ow] where oh*sh - ph + i*dh = ih and
+//   ow*sw - pw + j*dw = iw (0 when no such output exists).
 struct WeightTaps {
     const float* w;
     ConvShape s;
@@ -151,7 +155,7 @@ struct GradCols {
     {
         int j = r % s.kw, i = (r / s.kw) % s.kh, f = r / (s.kw * s.kh);
         int iw = q % s.W, ih = (q / s.W) % s.H, n = q / (s.W * s.H);
-        int th = ih + s.ph - i, tw = iw + s.pw - j;
+        int th = ih + s.ph - i * s.dh, tw = iw + s.pw - j * s.dw;
         if (th < 0 || tw < 0 || th % s.sh != 0 || tw % s.sw != 0) return 0.0f;
         int oh = th / s.sh, ow = tw / s.sw;
         if (oh >= s.OH || ow >= s.OW) return 0.0f;
@@ -180,12 +184,12 @@ struct ImageRows {
 extern "C" __global__ void conv2d_forward_tiled(const float* __restrict__ x, const float* __restrict__ w,
                                                 const float* __restrict__ bias, float* __restrict__ y,
                                                 int N, int C, int H, int W, int F, int kh,
-                                                int kw, int sh, int sw, int ph, int pw, int OH, int OW,
-                                                int has_bias)
+                                                int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                                int OH, int OW, int has_bias)
 {
     __shared__ float As[BK][BM + 1];
     __shared__ float Bs[BK][BN];
-    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW);
+    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int K = C * kh * kw, Q = N * OH * OW, hw = OH * OW;
     int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
     float acc[TM][TN] = {};
@@ -207,11 +211,11 @@ extern "C" __global__ void conv2d_forward_tiled(const float* __restrict__ x, con
 extern "C" __global__ void conv2d_backward_data_tiled(const float* __restrict__ grad_y, const float* __restrict__ w,
                                                       float* __restrict__ grad_x, int N, int C, int H,
                                                       int W, int F, int kh, int kw, int sh, int sw, int ph,
-                                                      int pw, int OH, int OW)
+                                                      int pw, int dh, int dw, int OH, int OW)
 {
     __shared__ float As[BK][BM + 1];
     __shared__ float Bs[BK][BN];
-    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW);
+    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int R = F * kh * kw, Q = N * H * W, hw = H * W;
     int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
     float acc[TM][TN] = {};
@@ -234,12 +238,12 @@ extern "C" __global__ void conv2d_backward_data_tiled(const float* __restrict__ 
 extern "C" __global__ void conv2d_backward_weight_tiled(const float* __restrict__ grad_y,
                                                         const float* __restrict__ x, float* __restrict__ partial,
                                                         int N, int C, int H, int W, int F, int kh,
-                                                        int kw, int sh, int sw, int ph, int pw, int OH, int OW,
-                                                        int chunk)
+                                                        int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                                        int OH, int OW, int chunk)
 {
     __shared__ float As[BK][BM + 1];
     __shared__ float Bs[BK][BN];
-    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW);
+    ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int K = C * kh * kw, P = N * OH * OW;
     int p_begin = blockIdx.z * chunk, p_end = min(p_begin + chunk, P);
     int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;

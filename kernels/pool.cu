@@ -1,15 +1,20 @@
-// 2-D max and average pooling, forward and backward (float32, contiguous NCHW).
+// 2-D max, average and adaptive average pooling, forward and backward (float32, contiguous NCHW).
 //
 // x is viewed as planes = N * C planes of H x W; y as planes of OH x OW, with
-//   OH = (H + 2 ph - kh) / sh + 1,  OW = (W + 2 pw - kw) / sw + 1.
+//   OH = (H + 2 ph - kh) / sh + 1,  OW = (W + 2 pw - kw) / sw + 1
+// (or rounded up for ceil_mode: the host computes OH, OW, gpudl/cpu/geometry.py).
 // Output (oh, ow) looks at the window of rows  oh*sh - ph .. oh*sh - ph + kh - 1
 // and columns  ow*sw - pw .. ow*sw - pw + kw - 1;  rows/columns outside 0..H-1 / 0..W-1 are padding.
 //
 //   max:  y = max over the in-bounds window (padding counts as -inf),
 //         argmax = ih * W + iw of the winner inside its plane (int32; the last NaN wins,
 //         otherwise the first maximum in row-major window order)
-//   avg:  y = sum over in-bounds window / d, where d = kh * kw when count_include_pad
-//         (padding counts as zeros; PyTorch's default) and d = number of in-bounds pixels otherwise
+//   avg:  y = sum over in-bounds window / d, where d = the number of window pixels inside the
+//         padded input (rows -ph .. H + ph - 1: kh * kw unless a ceil_mode window reaches past
+//         it) when count_include_pad (padding counts as zeros; PyTorch's default) and
+//         d = number of in-bounds pixels otherwise
+//   adaptive avg:  output o of an axis of length H (OH outputs) averages the rows
+//         floor(o H / OH) .. ceil((o + 1) H / OH) - 1 (the windows cover the axis, and may overlap)
 //
 // Backward kernels are gathers: one thread per input pixel adds the contributions of the
 // (at most ceil(kh/sh) * ceil(kw/sw)) windows that contain it, in a fixed order.  No atomics,
@@ -86,13 +91,19 @@ extern "C" __global__ void max_pool2d_backward(const float* __restrict__ grad_y,
     }
 }
 
+// Pixels of window o along one axis that average pooling counts: those inside the padded
+// input (count_include_pad) or inside the input.
+__device__ __forceinline__ int window_count(int o, int k, int s, int p, int size, int count_include_pad)
+{
+    int start = o * s - p, end = min(start + k, size + p);
+    return count_include_pad ? end - start : min(end, size) - max(start, 0);
+}
+
 // Divisor d of window (oh, ow) for average pooling (see the header).
 __device__ __forceinline__ int avg_divisor(int oh, int ow, int H, int W, int kh, int kw, int sh, int sw,
                                            int ph, int pw, int count_include_pad)
 {
-    if (count_include_pad) return kh * kw;
-    int h0 = oh * sh - ph, w0 = ow * sw - pw;
-    return (min(h0 + kh, H) - max(h0, 0)) * (min(w0 + kw, W) - max(w0, 0));
+    return window_count(oh, kh, sh, ph, H, count_include_pad) * window_count(ow, kw, sw, pw, W, count_include_pad);
 }
 
 extern "C" __global__ void avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, int planes,
@@ -124,6 +135,47 @@ extern "C" __global__ void avg_pool2d_backward(const float* __restrict__ grad_y,
             for (int ow = win.ow0; ow <= win.ow1; ++ow)
                 acc += grad_y[win.base + oh * OW + ow] /
                        (float)avg_divisor(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad);
+        grad_x[i] = acc;
+    }
+}
+
+// Adaptive window of output o along an axis of length `size` split into `out`: [start, end).
+__device__ __forceinline__ int adaptive_start(int o, int size, int out) { return o * size / out; }
+__device__ __forceinline__ int adaptive_end(int o, int size, int out) { return ((o + 1) * size + out - 1) / out; }
+
+extern "C" __global__ void adaptive_avg_pool2d_forward(const float* __restrict__ x, float* __restrict__ y,
+                                                       int planes, int H, int W, int OH, int OW)
+{
+    int n = planes * OH * OW;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int ow = i % OW, oh = (i / OW) % OH, plane = i / (OW * OH);
+        const float* xp = x + (size_t)plane * H * W;
+        int h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+        int w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+        float acc = 0.0f;
+        for (int r = h0; r < h1; ++r)
+            for (int c = w0; c < w1; ++c) acc += xp[r * W + c];
+        y[i] = acc / (float)((h1 - h0) * (w1 - w0));
+    }
+}
+
+// grad_x[p] = sum over the windows containing p of grad_y / (window size).  Along an axis, pixel i
+// lies in windows o with start(o) <= i < end(o), i.e. floor(i out / size) <= o <= floor(((i + 1) out - 1) / size).
+extern "C" __global__ void adaptive_avg_pool2d_backward(const float* __restrict__ grad_y, float* __restrict__ grad_x,
+                                                        int planes, int H, int W, int OH, int OW)
+{
+    int n = planes * H * W;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int iw = i % W, ih = (i / W) % H;
+        size_t base = (size_t)(i / (H * W)) * OH * OW;
+        float acc = 0.0f;
+        for (int oh = ih * OH / H; oh <= ((ih + 1) * OH - 1) / H; ++oh) {
+            int rows = adaptive_end(oh, H, OH) - adaptive_start(oh, H, OH);
+            for (int ow = iw * OW / W; ow <= ((iw + 1) * OW - 1) / W; ++ow) {
+                int cols = adaptive_end(ow, W, OW) - adaptive_start(ow, W, OW);
+                acc += grad_y[base + oh * OW + ow] / (float)(rows * cols);
+            }
+        }
         grad_x[i] = acc;
     }
 }

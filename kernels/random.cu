@@ -11,7 +11,8 @@
 //   normal    element i: words (0, 1) of Philox(key, offset + i / 2);
 //             u1 = ((w0 >> 8) + 1) 2^-24 in (0, 1],  u2 = (w1 >> 8) 2^-24,  r = sqrt(-2 ln u1)
 //             (Box-Muller) even i -> r cos(2 pi u2), odd i -> r sin(2 pi u2)
-//   dropout   mask_i = [u_i >= p] / (1 - p),  y_i = x_i mask_i   (u_i the uniform stream)
+//   dropout   mask_i = [u_i >= p] / (1 - p),  y_i = x_i mask_i   (u_i the uniform stream; at p = 1 no
+//             u_i >= 1, so every mask_i is 0 and the wrapper passes scale 0 instead of dividing by 0)
 //
 // A counter c (64 bits) is the 4x32 counter (c lo, c hi, 0, 0).
 
@@ -73,7 +74,7 @@ extern "C" __global__ void philox_advance(unsigned long long* __restrict__ state
     if (blockIdx.x == 0 && threadIdx.x == 0) state[1] += (unsigned long long)step;
 }
 
-// mask_i = [u_i >= p] * scale (scale = 1 / (1 - p)), y_i = x_i mask_i; x is read through layout.
+// mask_i = [u_i >= p] * scale (scale = 1 / (1 - p), 0 at p = 1), y_i = x_i mask_i; x is read through layout.
 template <class T>
 __device__ void dropout_body(const unsigned long long* state, const T* x, const int* layout, T* y, T* mask, int n,
                              float p, T scale)

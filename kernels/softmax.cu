@@ -10,10 +10,16 @@
 //   log_softmax      y_c = x_c - m - log(sum_k exp(x_k - m))
 //   softmax back     dx_c = y_c (g_c - sum_k g_k y_k)
 //   log_softmax back dx_c = g_c - exp(y_c) sum_k g_k
-//   cross-entropy    logp = log_softmax(z) per row n,  q_c = (1 - eps) [c = y_n] + eps / C,
-//                    loss_n = -sum_c q_c logp_c = -((1 - eps) logp_{y_n} + eps / C sum_c logp_c),
-//                    dz_nc = (exp(logp_nc) - q_c) g_n;   a label outside [0, C) gives NaN
-//                    (loss and gradient of that row), without a host-side check.
+//   cross-entropy    logp = log_softmax(z) per row n, class weights w_c (all 1 without `weight`),
+//                    w_n = w_{y_n} the weight of the row's label, W = sum_c w_c:
+//                    loss_n = -((1 - eps) w_n logp_{y_n} + eps / C sum_c w_c logp_c)
+//                    dz_nc = ((1 - eps) w_n (p_nc - [c = y_n]) + eps / C (W p_nc - w_c)) g_n,  p = exp(logp)
+//                    (unweighted: loss_n = -sum_c q_c logp_c, dz = (p - q) g, q_c = (1 - eps) [c = y_n] + eps / C)
+//   nll              loss_n = -w_n x_{n, y_n},   dx_nc = -w_n [c = y_n] g_n
+//   both             a row whose label is ignore_index has loss 0, gradient 0 and w_n = 0; a label
+//                    outside [0, C) that is not ignore_index gives NaN (loss, w_n and gradient of that
+//                    row), without a host-side check.  w_n is written out: the 'mean' reduction is
+//                    sum_n loss_n / sum_n w_n (PyTorch's weighted mean over the rows not ignored).
 
 #include "reduce.cuh"
 
@@ -80,11 +86,23 @@ __device__ void softmax_back_columns(const T* __restrict__ y, const T* __restric
     }
 }
 
+// w_n: weight[label] (1 without weights), 0 when label == ignore_index, NaN when the label lies
+// outside [0, C) and is not ignore_index.
+template <class T>
+__device__ __forceinline__ T label_weight(long long label, int classes, long long ignore_index,
+                                          const T* __restrict__ weight, int sw, int has_weight)
+{
+    if (label == ignore_index) return T(0);
+    if (label < 0 || label >= classes) return Limits<T>::nan();
+    return has_weight ? weight[label * sw] : T(1);
+}
+
 // One row n of z (N, C) per row group (row mode); logp is written contiguous (N, C).
 template <class T>
-__device__ void cross_entropy_rows(const T* __restrict__ z, const long long* __restrict__ labels, T* __restrict__ loss,
-                                   T* __restrict__ logp, int rows_n, int classes, int szn, int szc, int sl, int lanes,
-                                   T eps)
+__device__ void cross_entropy_rows(const T* __restrict__ z, const long long* __restrict__ labels,
+                                   const T* __restrict__ weight, T* __restrict__ loss, T* __restrict__ row_weight,
+                                   T* __restrict__ logp, int rows_n, int classes, int szn, int szc, int sl, int sw,
+                                   int lanes, T eps, int has_weight, long long ignore_index)
 {
     __shared__ T buf[REDUCE_THREADS];
     Lanes g = lanes_of(lanes, 0);
@@ -101,32 +119,72 @@ __device__ void cross_entropy_rows(const T* __restrict__ z, const long long* __r
         for (int c = g.lane; c < end; c += lanes) {
             T v = (zn[c * szc] - m) - lse;
             lp[c] = v;
-            acc += v;
+            acc += has_weight ? weight[c * sw] * v : v;
         }
         T total = eps != T(0) ? block_tree<Sum>(buf, acc, g) : T(0);  // eps is uniform: all or no barriers
         if (valid && g.lane == 0) {
             long long label = labels[n * sl];
-            if (label < 0 || label >= classes) {
-                loss[n] = Limits<T>::nan();
-            } else {
+            T w = label_weight(label, classes, ignore_index, weight, sw, has_weight);
+            T value = w;  // 0 for an ignored row, NaN for a bad label
+            if (label != ignore_index && label >= 0 && label < classes) {
                 T picked = (zn[label * szc] - m) - lse;
-                loss[n] = -((T(1) - eps) * picked + (eps != T(0) ? eps / T(classes) * total : T(0)));
+                value = -((T(1) - eps) * w * picked + (eps != T(0) ? eps / T(classes) * total : T(0)));
             }
+            loss[n] = value;
+            row_weight[n] = w;
         }
     }
 }
 
+// weight_total[0] = W = sum_c w_c is read only with weights and eps != 0.
 template <class T>
 __device__ void cross_entropy_back_elements(const T* __restrict__ logp, const long long* __restrict__ labels,
+                                            const T* __restrict__ weight, const T* __restrict__ weight_total,
                                             const T* __restrict__ gl, T* __restrict__ dz, int total, int classes,
-                                            int spn, int spc, int sl, int sg, T eps)
+                                            int spn, int spc, int sl, int sg, int sw, T eps, int has_weight,
+                                            long long ignore_index)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         int n = i / classes, c = i - n * classes;
         long long label = labels[n * sl];
-        T q = eps / T(classes) + (c == label ? T(1) - eps : T(0));
-        T d = (exp_of(logp[n * spn + c * spc]) - q) * gl[n * sg];
-        dz[i] = (label < 0 || label >= classes) ? Limits<T>::nan() : d;
+        T w = label_weight(label, classes, ignore_index, weight, sw, has_weight);
+        T p = exp_of(logp[n * spn + c * spc]);
+        T d = (T(1) - eps) * w * (p - (c == label ? T(1) : T(0)));
+        if (eps != T(0)) {
+            T wc = has_weight ? weight[c * sw] : T(1), wsum = has_weight ? weight_total[0] : T(classes);
+            d += eps / T(classes) * (wsum * p - wc);
+        }
+        dz[i] = label == ignore_index ? T(0) : d * gl[n * sg];
+    }
+}
+
+// loss_n = -w_n x[n, y_n] (w_n itself, 0 or NaN, when the row is ignored or its label is bad).
+template <class T>
+__device__ void nll_rows(const T* __restrict__ x, const long long* __restrict__ labels, const T* __restrict__ weight,
+                         T* __restrict__ loss, T* __restrict__ row_weight, int rows_n, int classes, int sxn, int sxc,
+                         int sl, int sw, int has_weight, long long ignore_index)
+{
+    for (int n = blockIdx.x * blockDim.x + threadIdx.x; n < rows_n; n += gridDim.x * blockDim.x) {
+        long long label = labels[n * sl];
+        T w = label_weight(label, classes, ignore_index, weight, sw, has_weight);
+        bool picked = label != ignore_index && label >= 0 && label < classes;
+        loss[n] = picked ? -w * x[n * sxn + label * sxc] : w;
+        row_weight[n] = w;
+    }
+}
+
+// dx[n, c] = -w_n g_n [c = y_n]: 0 in an ignored row, NaN in the row of a bad label.
+template <class T>
+__device__ void nll_back_elements(const long long* __restrict__ labels, const T* __restrict__ weight,
+                                  const T* __restrict__ gl, T* __restrict__ dx, int total, int classes, int sl, int sg,
+                                  int sw, int has_weight, long long ignore_index)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        int n = i / classes, c = i - n * classes;
+        long long label = labels[n * sl];
+        T w = label_weight(label, classes, ignore_index, weight, sw, has_weight);
+        T d = c == label ? -w * gl[n * sg] : T(0);
+        dx[i] = label == ignore_index ? T(0) : (w != w ? w : d);
     }
 }
 
@@ -144,21 +202,37 @@ __device__ void cross_entropy_back_elements(const T* __restrict__ logp, const lo
     {                                                                                                          \
         softmax_back_columns<T>(y, gy, dx, lay, cols, classes, sy, sg, sd, lanes, columns, take_log);         \
     }                                                                                                          \
-    extern "C" __global__ void cross_entropy_forward_##SFX(const T* __restrict__ z,                           \
-                                                           const long long* __restrict__ labels,              \
-                                                           T* __restrict__ loss, T* __restrict__ logp,        \
-                                                           int rows_n, int classes, int szn, int szc, int sl, \
-                                                           int lanes, T eps)                                  \
+    extern "C" __global__ void cross_entropy_forward_##SFX(                                                 \
+        const T* __restrict__ z, const long long* __restrict__ labels, const T* __restrict__ weight,           \
+        T* __restrict__ loss, T* __restrict__ row_weight, T* __restrict__ logp, int rows_n, int classes,       \
+        int szn, int szc, int sl, int sw, int lanes, T eps, int has_weight, long long ignore_index)           \
     {                                                                                                          \
-        cross_entropy_rows<T>(z, labels, loss, logp, rows_n, classes, szn, szc, sl, lanes, eps);              \
+        cross_entropy_rows<T>(z, labels, weight, loss, row_weight, logp, rows_n, classes, szn, szc, sl, sw,   \
+                              lanes, eps, has_weight, ignore_index);                                          \
     }                                                                                                          \
-    extern "C" __global__ void cross_entropy_backward_##SFX(const T* __restrict__ logp,                       \
-                                                            const long long* __restrict__ labels,             \
-                                                            const T* __restrict__ gl, T* __restrict__ dz,     \
-                                                            int total, int classes, int spn, int spc, int sl, \
-                                                            int sg, T eps)                                    \
+    extern "C" __global__ void cross_entropy_backward_##SFX(                                                \
+        const T* __restrict__ logp, const long long* __restrict__ labels, const T* __restrict__ weight,        \
+        const T* __restrict__ weight_total, const T* __restrict__ gl, T* __restrict__ dz, int total,           \
+        int classes, int spn, int spc, int sl, int sg, int sw, T eps, int has_weight, long long ignore_index) \
     {                                                                                                          \
-        cross_entropy_back_elements<T>(logp, labels, gl, dz, total, classes, spn, spc, sl, sg, eps);          \
+        cross_entropy_back_elements<T>(logp, labels, weight, weight_total, gl, dz, total, classes, spn, spc,  \
+                                       sl, sg, sw, eps, has_weight, ignore_index);                            \
+    }                                                                                                          \
+    extern "C" __global__ void nll_forward_##SFX(const T* __restrict__ x, const long long* __restrict__ labels, \
+                                                 const T* __restrict__ weight, T* __restrict__ loss,          \
+                                                 T* __restrict__ row_weight, int rows_n, int classes, int sxn,  \
+                                                 int sxc, int sl, int sw, int has_weight,                     \
+                                                 long long ignore_index)                                      \
+    {                                                                                                          \
+        nll_rows<T>(x, labels, weight, loss, row_weight, rows_n, classes, sxn, sxc, sl, sw, has_weight,       \
+                    ignore_index);                                                                             \
+    }                                                                                                          \
+    extern "C" __global__ void nll_backward_##SFX(const long long* __restrict__ labels,                       \
+                                                  const T* __restrict__ weight, const T* __restrict__ gl,     \
+                                                  T* __restrict__ dx, int total, int classes, int sl, int sg, \
+                                                  int sw, int has_weight, long long ignore_index)             \
+    {                                                                                                          \
+        nll_back_elements<T>(labels, weight, gl, dx, total, classes, sl, sg, sw, has_weight, ignore_index);   \
     }
 
 SOFTMAX_ENTRIES(f32, float)

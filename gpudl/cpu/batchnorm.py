@@ -1,9 +1,12 @@
-"""Batch normalisation over axis 1 of (N, C) or (N, C, H, W) input, in NumPy (the meaning of
-kernels/batchnorm.cu).  Per channel c, over its n = N H W values:
+"""Batch normalisation over axis 1 of (N, C), (N, C, L) or (N, C, H, W) input, in NumPy (the meaning
+of kernels/batchnorm.cu).  Per channel c, over its n = N L or N H W values:
 
     training   mu_c = (1/n) sum x,   var_c = (1/n) sum (x - mu_c)^2   (biased; two passes)
+               num_batches_tracked (a 0-d int64 counter, when given) <- num_batches_tracked + 1
                running stats, in place:  r_mu <- (1 - m) r_mu + m mu_c,
                                          r_var <- (1 - m) r_var + m var_c n / (n - 1)   (PyTorch's rule)
+               with m = momentum, or m = 1 / num_batches_tracked for momentum=None (the cumulative
+               average of PyTorch's momentum=None)
     eval       mu_c = r_mu_c,   var_c = r_var_c
     both       invstd_c = 1 / sqrt(var_c + eps),   xhat = (x - mu_c) invstd_c,   y = gamma_c xhat + beta_c
 
@@ -19,10 +22,20 @@ __all__ = ["batch_norm_forward", "batch_norm_backward"]
 
 
 def channels_view(op, x):
-    """(N, C, H, W) of x: (N, C) is (N, C, 1, 1); ValueError for other ranks."""
-    if x.ndim not in (2, 4):
-        raise ValueError(f"{op}: expected x of shape (N, C) or (N, C, H, W), got {tuple(x.shape)}")
+    """(N, C, H, W) of x: (N, C) is (N, C, 1, 1), (N, C, L) is (N, C, L, 1); ValueError for other ranks."""
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"{op}: expected x of shape (N, C), (N, C, L) or (N, C, H, W), got {tuple(x.shape)}")
     return tuple(x.shape) + (1,) * (4 - x.ndim)
+
+
+def check_counter(op, training, momentum, running_mean, num_batches_tracked):
+    """ValueError unless the counter is a 0-d int64 array, present where momentum=None needs it."""
+    if num_batches_tracked is not None and (num_batches_tracked.shape != () or
+                                            num_batches_tracked.dtype != np.int64):
+        raise ValueError(f"{op}: num_batches_tracked must be a 0-d int64 array, got shape "
+                         f"{tuple(num_batches_tracked.shape)} and dtype {num_batches_tracked.dtype}")
+    if momentum is None and training and running_mean is not None and num_batches_tracked is None:
+        raise ValueError(f"{op}: momentum=None (a cumulative average) needs num_batches_tracked")
 
 
 def check_forward(op, x, weight, bias, running_mean, running_var, training):
@@ -63,22 +76,28 @@ def _per_channel(a, ndim):
 
 
 def _axes(x):
-    return (0,) if x.ndim == 2 else (0, 2, 3)
+    return (0,) + tuple(range(2, x.ndim))
 
 
-def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps):
-    """(y, mean, invstd), each channel normalised; running stats updated in place when training."""
+def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                       num_batches_tracked=None):
+    """(y, mean, invstd), each channel normalised; when training, the counter and the running stats
+    are updated in place."""
     op = "batch_norm_forward"
     check_same_dtype(op, x=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     n, channels, h, w = check_forward(op, x, weight, bias, running_mean, running_var, training)
+    check_counter(op, training, momentum, running_mean, num_batches_tracked)
     t = x.dtype.type
     if training:
         mean = x.mean(axis=_axes(x))
         var = np.square(x - _per_channel(mean, x.ndim)).mean(axis=_axes(x))
+        if num_batches_tracked is not None:
+            np.add(num_batches_tracked, 1, out=num_batches_tracked)
         if running_mean is not None:
             count = n * h * w
-            running_mean[...] = (t(1) - t(momentum)) * running_mean + t(momentum) * mean
-            running_var[...] = (t(1) - t(momentum)) * running_var + t(momentum) * var * (t(count) / t(count - 1))
+            m = t(1) / t(num_batches_tracked) if momentum is None else t(momentum)
+            running_mean[...] = (t(1) - m) * running_mean + m * mean
+            running_var[...] = (t(1) - m) * running_var + m * var * (t(count) / t(count - 1))
     else:
         mean, var = running_mean.copy(), running_var
     invstd = t(1) / np.sqrt(var + t(eps))

@@ -1,10 +1,12 @@
 """2-D convolution in NumPy by im2col + one BLAS matrix product (the meaning of kernels/conv2d.cu).
 
-x (N, C, H, W), w (F, C, kh, kw), y (N, F, OH, OW):
+x (N, C, H, W), w (F, C, kh, kw), y (N, F, OH, OW), stride (sh, sw), dilation (dh, dw), padding
+((top, bottom), (left, right)) (gpudl/cpu/geometry.py: OH, OW and what 'same' means):
 
-    y[n, f, oh, ow] = b[f] + sum_{c,i,j} w[f, c, i, j] xpad[n, c, oh*sh + i, ow*sw + j]
+    y[n, f, oh, ow] = b[f] + sum_{c,i,j} w[f, c, i, j] xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]
 
-With col[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sh + i, ow*sw + j]  (C*kh*kw x N*OH*OW):
+where xpad is x with its padding (input pixel (oh*sh - top + i*dh, ow*sw - left + j*dw)).
+With col[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]  (C*kh*kw x N*OH*OW):
 
     forward          Y = W col                  (F x N*OH*OW, then to NCHW)
     backward-data    dcol = W^T dY,   dx = col2im(dcol)   (the transpose of im2col: a sum)
@@ -18,39 +20,39 @@ always uses im2col.
 """
 import numpy as np
 
-from .geometry import check_nchw, check_same_dtype, conv_geometry
+from .geometry import check_conv_bias, check_nchw, check_same_dtype, conv_geometry, top_left
 from .scratch import scratch
 from .windows import pad_nchw, tap, unpad
 
 __all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
 
 
-def _im2col(x, kernel, stride, padding, out_hw):
+def _im2col(x, kernel, stride, padding, dilation, out_hw):
     """col (C*kh*kw, N*OH*OW) of x, in the scratch buffer 'col'.
 
     One strided copy per tap moves OH*OW values in rows of OW, and NumPy's per-row cost
     dominates rows that short.  With stride 1 in height and tall kernels (kh > 3: the 5x5
     LeNet layers ran 1.3-1.6x faster, 3x3 layers no faster) it pays to go in two passes:
 
-        xw[c, j, n, r, ow] = xpad[n, c, r, ow*sw + j]            kw copies (all rows r)
-        col[c, i, j, n, oh, ow] = xw[c, j, n, oh + i, ow]         kh copies
+        xw[c, j, n, r, ow] = xpad[n, c, r, ow*sw + j*dw]              kw copies (all rows r)
+        col[c, i, j, n, oh, ow] = xw[c, j, n, oh + i*dh, ow]          kh copies
 
-    where the second pass moves whole runs of OH*OW values (rows oh + i are adjacent in xw).
+    where the second pass moves whole runs of OH*OW values (rows oh + i*dh are adjacent in xw).
     """
     n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     xpad = pad_nchw(x, padding)
     col = scratch("col", (c, kh, kw, n, oh, ow), x.dtype)
     if sh == 1 and kh > 3:
         xw = scratch("xw", (c, kw, n, xpad.shape[2], ow), x.dtype)
         for j in range(kw):
-            xw[:, j] = xpad[:, :, :, j:j + sw * (ow - 1) + 1:sw].transpose(1, 0, 2, 3)
+            xw[:, j] = xpad[:, :, :, j * dw:j * dw + sw * (ow - 1) + 1:sw].transpose(1, 0, 2, 3)
         for i in range(kh):
-            col[:, i] = xw[:, :, :, i:i + oh]
+            col[:, i] = xw[:, :, :, i * dh:i * dh + oh]
     else:
         for i in range(kh):
             for j in range(kw):
-                col[:, i, j] = tap(xpad, i, j, stride, out_hw).transpose(1, 0, 2, 3)
+                col[:, i, j] = tap(xpad, i, j, stride, out_hw, dilation).transpose(1, 0, 2, 3)
     return col.reshape(c * kh * kw, n * oh * ow)
 
 
@@ -69,15 +71,14 @@ def _check_grad_y(op, grad_y, x_shape, w_shape, out_hw):
         raise ValueError(f"{op}: grad_y {grad_y.shape} must be {expected} for x {tuple(x_shape)}, w {tuple(w_shape)}")
 
 
-def conv2d_forward(device, x, w, b, stride, padding, algo=None):
+def conv2d_forward(device, x, w, b, stride, padding, dilation=1, algo=None):
     """y (N, F, OH, OW) = conv(x, w) + b."""
     op = "conv2d_forward"
-    stride, padding, out_hw = conv_geometry(op, x.shape, w.shape, stride, padding)
+    stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w.shape, stride, padding, dilation)
     check_same_dtype(op, x=x, w=w, b=b)
-    if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(f"{op}: bias {b.shape} must be ({w.shape[0]},) for w {w.shape}")
+    check_conv_bias(op, w.shape, None if b is None else b.shape)
     n, f = x.shape[0], w.shape[0]
-    col = _im2col(x, w.shape[2:], stride, padding, out_hw)
+    col = _im2col(x, w.shape[2:], stride, padding, dilation, out_hw)
     y_rows = np.matmul(w.reshape(f, -1), col, out=scratch("out", (f, col.shape[1]), x.dtype))
     y_rows = y_rows.reshape((f, n) + out_hw)
     y = np.empty((n, f) + out_hw, dtype=x.dtype)
@@ -88,63 +89,65 @@ def conv2d_forward(device, x, w, b, stride, padding, algo=None):
     return y
 
 
-def _col2im_taps(dcol, x_shape, kernel, stride, padding, out_hw):
+def _col2im_taps(dcol, x_shape, kernel, stride, padding, dilation, out_hw):
     """dx (x_shape) = sum over taps of dcol scattered back: one += per tap on a strided view."""
     n, c, h, wd = x_shape
-    (kh, kw), (ph, pw) = kernel, padding
+    (kh, kw), ((top, bottom), (left, right)) = kernel, padding
     dcol = dcol.reshape((c, kh, kw, n) + out_hw)
-    grad_pad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=dcol.dtype)
+    grad_pad = np.zeros((n, c, h + top + bottom, wd + left + right), dtype=dcol.dtype)
     for i in range(kh):
         for j in range(kw):
-            tap(grad_pad, i, j, stride, out_hw)[...] += dcol[:, i, j].transpose(1, 0, 2, 3)
-    return unpad(grad_pad, padding, (h, wd))
+            tap(grad_pad, i, j, stride, out_hw, dilation)[...] += dcol[:, i, j].transpose(1, 0, 2, 3)
+    return unpad(grad_pad, top_left(padding), (h, wd))
 
 
-def _col2im_wide(grad_y, w, x_shape, padding):
-    """dx for stride 1 with long contiguous runs: dY is widened from OW to Wp = W + 2 pw columns.
+def _col2im_wide(grad_y, w, x_shape, padding, dilation):
+    """dx for stride 1 with long contiguous runs: dY is widened from OW to Wp = W + left + right columns.
 
-    With stride 1, output (oh, ow) of tap (i, j) lands on padded pixel (oh + i, ow + j).  Give
-    every output row Wp columns, the last kw - 1 of them holding dY = 0; then, in one (n, c)
-    plane flattened row by row, tap (i, j) covers the single run [i Wp + j, i Wp + j + OH Wp),
-    so each tap is one long += instead of OH rows of OW values (NumPy's per-row overhead
-    dominates such short rows).  The widened columns of dcol = W^T dY are exact zeros (W is
-    finite), so what they add to the padded image, and to one spare row below it, is zero.
+    With stride 1, output (oh, ow) of tap (i, j) lands on padded pixel (oh + i dh, ow + j dw), and
+    OW = Wp - dw (kw - 1).  Give every output row Wp columns, the last dw (kw - 1) of them holding
+    dY = 0; then, in one (n, c) plane flattened row by row, tap (i, j) covers the single run
+    [i dh Wp + j dw, i dh Wp + j dw + OH Wp), so each tap is one long += instead of OH rows of OW
+    values (NumPy's per-row overhead dominates such short rows).  The widened columns of
+    dcol = W^T dY are exact zeros (W is finite), so what they add to the padded image, and to one
+    spare row below it, is zero.
     """
     n, c, h, wd = x_shape
     f, _, kh, kw = w.shape
-    (ph, pw), wp = padding, wd + 2 * padding[1]
+    ((top, bottom), (left, right)), (dh, dw) = padding, dilation
+    wp = wd + left + right
     oh, ow = grad_y.shape[2:]
     rows = scratch("rows", (f, n, oh, wp), grad_y.dtype)
     rows[..., :ow] = grad_y.transpose(1, 0, 2, 3)
     rows[..., ow:] = 0
     dcol = scratch("dcol", (c * kh * kw, n * oh * wp), w.dtype)
     dcol = np.matmul(w.reshape(f, -1).T, rows.reshape(f, -1), out=dcol).reshape(c, kh, kw, n, oh * wp)
-    grad_pad = scratch("pad", (n, c, h + 2 * ph + 1, wp), grad_y.dtype)  # + the spare row
+    grad_pad = scratch("pad", (n, c, h + top + bottom + 1, wp), grad_y.dtype)  # + the spare row
     grad_pad.fill(0)
     planes = grad_pad.reshape(n, c, -1)
     run = oh * wp
     for i in range(kh):
         for j in range(kw):
-            start = i * wp + j
+            start = i * dh * wp + j * dw
             planes[:, :, start:start + run] += dcol[:, i, j].transpose(1, 0, 2)
-    return grad_pad[:, :, ph:ph + h, pw:pw + wd].copy()  # a new array: grad_pad is scratch
+    return grad_pad[:, :, top:top + h, left:left + wd].copy()  # a new array: grad_pad is scratch
 
 
-def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, algo=None):
+def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, dilation=1, algo=None):
     """dL/dx (x_shape) = col2im(W^T dY)."""
     op = "conv2d_backward_data"
-    stride, padding, out_hw = conv_geometry(op, x_shape, w.shape, stride, padding)
+    stride, padding, dilation, out_hw = conv_geometry(op, x_shape, w.shape, stride, padding, dilation)
     check_same_dtype(op, grad_y=grad_y, w=w)
     _check_grad_y(op, grad_y, x_shape, w.shape, out_hw)
     if stride == (1, 1) and np.isfinite(w).all():
-        return _col2im_wide(grad_y, w, tuple(x_shape), padding)
+        return _col2im_wide(grad_y, w, tuple(x_shape), padding, dilation)
     f, k = w.shape[0], int(np.prod(w.shape[1:]))
     rows = _rows_of(grad_y)
     dcol = np.matmul(w.reshape(f, k).T, rows, out=scratch("dcol", (k, rows.shape[1]), w.dtype))
-    return _col2im_taps(dcol, tuple(x_shape), w.shape[2:], stride, padding, out_hw)
+    return _col2im_taps(dcol, tuple(x_shape), w.shape[2:], stride, padding, dilation, out_hw)
 
 
-def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, algo=None):
+def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation=1, algo=None):
     """dL/dW (w_shape) = (col dY^T)^T.
 
     The product is taken in this orientation, (C kh kw x P) times (P x F) with the long
@@ -152,8 +155,8 @@ def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, algo=Non
     was seen running 10-1000x slower when other processes kept the cores busy.
     """
     op = "conv2d_backward_weight"
-    stride, padding, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding)
+    stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding, dilation)
     check_same_dtype(op, grad_y=grad_y, x=x)
     _check_grad_y(op, grad_y, x.shape, w_shape, out_hw)
-    col = _im2col(x, tuple(w_shape[2:]), stride, padding, out_hw)
+    col = _im2col(x, tuple(w_shape[2:]), stride, padding, dilation, out_hw)
     return np.ascontiguousarray(np.matmul(col, _rows_of(grad_y).T).T).reshape(w_shape)

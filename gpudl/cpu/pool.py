@@ -1,22 +1,29 @@
-"""2-D max and average pooling in NumPy (the meaning of kernels/pool.cu).
+"""2-D max, average and adaptive average pooling in NumPy (the meaning of kernels/pool.cu).
 
-Window of output (oh, ow): rows oh*sh - ph + i, columns ow*sw - pw + j, for i < kh, j < kw.
+Window of output (oh, ow): rows oh*sh - ph + i, columns ow*sw - pw + j, for i < kh, j < kw
+(OH, OW from gpudl/cpu/geometry.py; with ceil_mode the last windows may reach past the padding).
 
     max:  y = max over the window (padding is -inf);  argmax = ih * W + iw of the winner in
           its H*W plane, int32 (the last NaN wins, else the first maximum in row-major order)
           dL/dx[p] = sum of dL/dy over the windows whose argmax is p
-    avg:  y = (sum over the window, padding = 0) / d,  d = kh*kw when count_include_pad
+    avg:  y = (sum over the window, padding = 0) / d,  d = the window's size clipped to the
+          padded input (kh*kw unless a ceil_mode window reaches past it) when count_include_pad
           (PyTorch's default), else the number of in-bounds pixels
           dL/dx[p] = sum over windows containing p of dL/dy / d
 
 Every pass is a loop over the kh*kw taps, each one strided slab of the padded input.
+
+    adaptive avg:  output o of an axis of length H split into OH windows averages the rows
+          floor(o H / OH) .. ceil((o + 1) H / OH) - 1.  The average is separable: y = A_h x A_w^T
+          per plane with A[o, i] = 1 / (window size) on o's window, and dL/dx = A_h^T (dL/dy) A_w.
 """
 import numpy as np
 
-from .geometry import check_nchw, pool_geometry
-from .windows import pad_nchw, tap, unpad
+from .geometry import adaptive_size, check_nchw, pool_geometry
+from .windows import pad_nchw, tap, unpad, window_padding
 
-__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
+__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+           "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward"]
 
 
 def _window_max(xpad, kernel, stride, out_hw, track_nan):
@@ -43,11 +50,12 @@ def _window_max(xpad, kernel, stride, out_hw, track_nan):
     return best, winner
 
 
-def max_pool2d_forward(device, x, kernel_size, stride, padding):
+def max_pool2d_forward(device, x, kernel_size, stride, padding, ceil_mode=False):
     """(y, argmax) with y (N, C, OH, OW) of x's dtype and argmax int32 of the same shape."""
-    kernel, stride, padding, out_hw = pool_geometry("max_pool2d_forward", x.shape, kernel_size, stride, padding)
+    kernel, stride, padding, out_hw = pool_geometry("max_pool2d_forward", x.shape, kernel_size, stride, padding,
+                                                    ceil_mode)
     kw, w = kernel[1], x.shape[3]
-    xpad = pad_nchw(x, padding, -np.inf)
+    xpad = pad_nchw(x, window_padding(x.shape, kernel, stride, padding, out_hw), -np.inf)
     best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=False)
     if np.isnan(best).any():  # rare: redo with the NaN rule of the kernel (last NaN wins)
         best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=True)
@@ -64,9 +72,10 @@ def max_pool2d_forward(device, x, kernel_size, stride, padding):
     return best, argmax
 
 
-def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, padding):
+def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, padding, ceil_mode=False):
     """dL/dx (x_shape) routed through argmax (int, flat index into each H*W plane)."""
-    (kh, kw), (sh, sw), _, out_hw = pool_geometry("max_pool2d_backward", x_shape, kernel_size, stride, padding)
+    (kh, kw), (sh, sw), _, out_hw = pool_geometry("max_pool2d_backward", x_shape, kernel_size, stride, padding,
+                                                  ceil_mode)
     n, c, h, w = x_shape
     if grad_y.shape != (n, c) + out_hw or argmax.shape != grad_y.shape:
         raise ValueError(f"max_pool2d_backward: grad_y {grad_y.shape} and argmax {argmax.shape} must be "
@@ -83,20 +92,21 @@ def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, pa
 
 
 def _divisor(x_shape, kernel, stride, padding, out_hw, count_include_pad, dtype):
-    """d for each window, broadcastable to (N, C, OH, OW)."""
-    if count_include_pad:
-        return dtype.type(kernel[0] * kernel[1])
+    """d for each window, broadcastable to (N, C, OH, OW): per axis, the window clipped to the padded
+    input (include) or to the input (exclude), as PyTorch counts."""
     counts = []
     for size, k, s, p, o in zip(x_shape[2:], kernel, stride, padding, out_hw):
         start = np.arange(o) * s - p
-        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+        end = np.minimum(start + k, size + p)
+        counts.append(end - start if count_include_pad else np.minimum(end, size) - np.maximum(start, 0))
     return (counts[0][:, None] * counts[1]).astype(dtype)
 
 
-def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pad=True):
+def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pad=True, ceil_mode=False):
     """y (N, C, OH, OW): window sums divided by d (see the module docstring)."""
-    (kh, kw), stride, padding, out_hw = pool_geometry("avg_pool2d_forward", x.shape, kernel_size, stride, padding)
-    xpad = pad_nchw(x, padding)
+    (kh, kw), stride, padding, out_hw = pool_geometry("avg_pool2d_forward", x.shape, kernel_size, stride, padding,
+                                                      ceil_mode)
+    xpad = pad_nchw(x, window_padding(x.shape, (kh, kw), stride, padding, out_hw))
     y = tap(xpad, 0, 0, stride, out_hw).copy()
     for t in range(1, kh * kw):
         y += tap(xpad, t // kw, t % kw, stride, out_hw)
@@ -104,16 +114,49 @@ def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pa
     return y
 
 
-def avg_pool2d_backward(device, grad_y, x_shape, kernel_size, stride, padding, count_include_pad=True):
-    """dL/dx (x_shape): each window spreads dL/dy / d over its pixels."""
-    (kh, kw), stride, padding, out_hw = pool_geometry("avg_pool2d_backward", x_shape, kernel_size, stride, padding)
-    check_nchw("avg_pool2d_backward", "grad_y", grad_y.shape)
+def _check_grad_y(op, grad_y, x_shape, out_hw):
+    check_nchw(op, "grad_y", grad_y.shape)
     if grad_y.shape != tuple(x_shape[:2]) + out_hw:
-        raise ValueError(f"avg_pool2d_backward: grad_y {grad_y.shape} must be {tuple(x_shape[:2]) + out_hw} "
+        raise ValueError(f"{op}: grad_y {grad_y.shape} must be {tuple(x_shape[:2]) + out_hw} "
                          f"for x of shape {tuple(x_shape)}")
+
+
+def avg_pool2d_backward(device, grad_y, x_shape, kernel_size, stride, padding, count_include_pad=True,
+                        ceil_mode=False):
+    """dL/dx (x_shape): each window spreads dL/dy / d over its pixels."""
+    op = "avg_pool2d_backward"
+    (kh, kw), stride, padding, out_hw = pool_geometry(op, x_shape, kernel_size, stride, padding, ceil_mode)
+    _check_grad_y(op, grad_y, x_shape, out_hw)
     g = grad_y / _divisor(x_shape, (kh, kw), stride, padding, out_hw, count_include_pad, grad_y.dtype)
+    (top, bottom), (left, right) = window_padding(x_shape, (kh, kw), stride, padding, out_hw)
     n, c, h, w = x_shape
-    grad_pad = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_y.dtype)
+    grad_pad = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad_y.dtype)
     for t in range(kh * kw):
         tap(grad_pad, t // kw, t % kw, stride, out_hw)[...] += g
     return unpad(grad_pad, padding, (h, w))
+
+
+def _adaptive_matrix(size, out, dtype):
+    """A (out, size): row o is 1 / (window size) on o's window floor(o size / out) .. ceil((o + 1) size / out) - 1."""
+    o = np.arange(out)
+    start, end = o * size // out, -(-(o + 1) * size // out)
+    i = np.arange(size)
+    inside = (start[:, None] <= i) & (i < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d_forward(device, x, output_size):
+    """y (N, C, OH, OW): each output the mean of its adaptive window."""
+    oh, ow = adaptive_size("adaptive_avg_pool2d_forward", x.shape, output_size)
+    a_h, a_w = _adaptive_matrix(x.shape[2], oh, x.dtype), _adaptive_matrix(x.shape[3], ow, x.dtype)
+    return np.matmul(np.matmul(a_h, x), a_w.T)
+
+
+def adaptive_avg_pool2d_backward(device, grad_y, x_shape, output_size):
+    """dL/dx (x_shape) = A_h^T (dL/dy) A_w per plane."""
+    op = "adaptive_avg_pool2d_backward"
+    out_hw = adaptive_size(op, x_shape, output_size)
+    _check_grad_y(op, grad_y, x_shape, out_hw)
+    a_h = _adaptive_matrix(x_shape[2], out_hw[0], grad_y.dtype)
+    a_w = _adaptive_matrix(x_shape[3], out_hw[1], grad_y.dtype)
+    return np.ascontiguousarray(np.matmul(np.matmul(a_h.T, grad_y), a_w))

@@ -11,7 +11,7 @@ One round on the counter (c0, c1, c2, c3) under key (k0, k1), with (hi, lo) = th
     uniform   u_i = (w >> 8) 2^-24,  w = word i % 4 of Philox(key, offset + i // 4);  offset += ceil(n / 4)
     normal    u1 = ((w0 >> 8) + 1) 2^-24,  u2 = (w1 >> 8) 2^-24 of Philox(key, offset + i // 2),
               r = sqrt(-2 ln u1):  even i -> r cos(2 pi u2), odd i -> r sin(2 pi u2);  offset += ceil(n / 2)
-    dropout   mask_i = [u_i >= p] / (1 - p),  y = x mask
+    dropout   mask_i = [u_i >= p] / (1 - p),  y = x mask    (p = 1: u < 1 always, so every mask_i = 0)
 """
 import numpy as np
 
@@ -59,8 +59,13 @@ def draw_shape(shape):
 
 
 def check_p(op, p):
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1), got {p}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+
+
+def keep_scale(p):
+    """1 / (1 - p), the survivors' scale; 0 at p = 1, where no element survives (no division by 0)."""
+    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
 
 
 def _blocks(state, count):
@@ -110,5 +115,5 @@ def dropout_forward(device, x, p, state):
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: x must be float32 or float64, got dtype {x.dtype}")
     u = _uniform_flat(state, x.size).reshape(x.shape)
-    mask = np.where(u >= np.float32(p), x.dtype.type(1.0 / (1.0 - p)), x.dtype.type(0))
+    mask = np.where(u >= np.float32(p), x.dtype.type(keep_scale(p)), x.dtype.type(0))
     return x * mask, mask

@@ -4,6 +4,7 @@ x is viewed as (outer, C, inner) with the bias on axis 1: (N, F) -> (N, F, 1),
 (N, C, H, W) -> (N, C, H*W).  The bias gradient is `channel_sum` over outer and inner,
 in one launch, or two when a channel has more than SUM_PER_PART elements (the first launch
 writes per-slice partial sums, the second adds them): no atomics, so it is reproducible.
+`slope` and `threshold` are the activation's parameters (gpudl.cpu.activation lists them).
 """
 import numpy as np
 
@@ -31,7 +32,7 @@ def _prepare(op, x, bias, act):
     return code
 
 
-def bias_act_forward(device, x, bias, act, slope=0.01):
+def bias_act_forward(device, x, bias, act, slope=0.01, threshold=20.0):
     """y = f(x + b) on the device (float32)."""
     op = "bias_act_forward"
     code = _prepare(op, x, bias, act)
@@ -40,7 +41,7 @@ def bias_act_forward(device, x, bias, act, slope=0.01):
     y = empty(device, x.shape)
     launch(device, FAMILY, op, (blocks(x.size),), (THREADS,),
            (x, x if bias is None else bias, y) + ints(x.size, channels, inner, bias is not None, code)
-           + (np.float32(slope),),
+           + (np.float32(slope), np.float32(threshold)),
            f"x {x.shape}, bias {None if bias is None else bias.shape}")
     return y
 
@@ -60,7 +61,7 @@ def channel_sum(device, g, outer, channels, inner):
     return out
 
 
-def bias_act_backward(device, grad_y, x, bias, act, slope=0.01):
+def bias_act_backward(device, grad_y, x, bias, act, slope=0.01, threshold=20.0):
     """(dL/dx, dL/db or None) on the device (float32)."""
     op = "bias_act_backward"
     code = _prepare(op, x, bias, act)
@@ -71,7 +72,7 @@ def bias_act_backward(device, grad_y, x, bias, act, slope=0.01):
     grad_x = empty(device, x.shape)
     launch(device, FAMILY, op, (blocks(x.size),), (THREADS,),
            (grad_y, x, x if bias is None else bias, grad_x)
-           + ints(x.size, channels, inner, bias is not None, code) + (np.float32(slope),),
+           + ints(x.size, channels, inner, bias is not None, code) + (np.float32(slope), np.float32(threshold)),
            f"grad_y {grad_y.shape}, x {x.shape}, bias {None if bias is None else bias.shape}")
     if bias is None:
         return grad_x, None

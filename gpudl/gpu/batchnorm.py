@@ -5,10 +5,13 @@ One launch each way, one block per channel: the forward reduces the mean, then t
 (two passes), writes y and updates the running statistics in place; the backward reduces
 sum g and sum g xhat, then writes dx.  x and g may be strided views (the kernels walk their
 strides, passed in a cached layout array); the per-channel (C,) arrays must be contiguous.
+A training forward given num_batches_tracked first adds 1 to it (one more launch); momentum=None
+has the kernel read that count from device memory (m = 1 / count), so a captured step replays
+with the right factor.
 """
 import numpy as np
 
-from ..cpu.batchnorm import channels_view, check_backward, check_forward
+from ..cpu.batchnorm import channels_view, check_backward, check_counter, check_forward
 from ..emu.params import Strided
 from .loader import MAX_BLOCKS, THREADS, check_device, empty, ints, launch, suffix
 from .strides import element_strides, layout_array
@@ -49,21 +52,33 @@ def _shapes(**arrays):
     return ", ".join(f"{k} {None if a is None else tuple(a.shape)}" for k, a in arrays.items())
 
 
-def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps):
-    """(y, mean, invstd) (float32); the running stats are updated in place by the kernel when training."""
+def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                       num_batches_tracked=None):
+    """(y, mean, invstd) (float32); when training, the counter and the running stats are updated in place."""
     op = "batch_norm_forward"
     kernel = suffix("batch_norm_forward", x.dtype, FLOATS)
     n, channels, h, w = check_forward(op, x, weight, bias, running_mean, running_var, training)
     _check_arrays(device, op, x.dtype, x=x, weight=weight, bias=bias, running_mean=running_mean,
                   running_var=running_var)
+    check_counter(op, training, momentum, running_mean, num_batches_tracked)
+    counter = num_batches_tracked
+    if counter is None:
+        counter = empty(device, (), np.int64)  # an unread placeholder: the kernel reads it only when cumulative
+    else:
+        check_device(device, op, "num_batches_tracked", counter)
+        if training:
+            device.kernels.add(counter, 1, out=counter)
     y = empty(device, x.shape, x.dtype)
     mean, invstd = empty(device, (channels,), x.dtype), empty(device, (channels,), x.dtype)
     t = x.dtype.type
+    cumulative = momentum is None and bool(training) and running_mean is not None
     launch(device, FAMILY, kernel, _grid(channels), (THREADS,),
            (Strided(x), _layout(device, op, x, x), x if weight is None else weight, x if bias is None else bias,
-            y if running_mean is None else running_mean, y if running_var is None else running_var, y, mean, invstd)
-           + ints(n * h * w, weight is not None, bias is not None, running_mean is not None, bool(training))
-           + (t(momentum), t(eps)),
+            y if running_mean is None else running_mean, y if running_var is None else running_var, counter, y,
+            mean, invstd)
+           + ints(n * h * w, weight is not None, bias is not None, running_mean is not None, bool(training),
+                  cumulative)
+           + (t(0 if momentum is None else momentum), t(eps)),
            _shapes(x=x, weight=weight, bias=bias, running_mean=running_mean))
     return y, mean, invstd
 

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from ..cpu.geometry import check_nchw, conv_geometry
+from ..cpu.geometry import check_conv_bias, check_nchw, conv_geometry, top_left
 from .loader import THREADS, blocks, empty, float32_inputs, ints, launch
 
 __all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
@@ -45,21 +45,22 @@ def resolve_algo(algo=None):
     return name
 
 
-def _conv_args(x_shape, w_shape, stride, padding, out_hw):
-    """The kernels' int arguments N, C, H, W, F, kh, kw, sh, sw, ph, pw, OH, OW."""
-    return ints(*x_shape, w_shape[0], *w_shape[2:], *stride, *padding, *out_hw)
+def _conv_args(x_shape, w_shape, stride, padding, dilation, out_hw):
+    """The kernels' int arguments N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW: (ph, pw) is
+    the top / left padding, the bottom / right one is implied by OH, OW."""
+    return ints(*x_shape, w_shape[0], *w_shape[2:], *stride, *top_left(padding), *dilation, *out_hw)
 
 
 def _tiles(n):
     return -(-n // TILE)
 
 
-def _im2col(device, x, w_shape, stride, padding, out_hw, shapes):
+def _im2col(device, x, w_shape, stride, padding, dilation, out_hw, shapes):
     """col (C*kh*kw, N*OH*OW) of x."""
     n, c = x.shape[:2]
     col = empty(device, (c * w_shape[2] * w_shape[3], n * out_hw[0] * out_hw[1]))
     launch(device, FAMILY, "im2col", (blocks(col.size),), (THREADS,),
-           (x, col) + _conv_args(x.shape, w_shape, stride, padding, out_hw), shapes)
+           (x, col) + _conv_args(x.shape, w_shape, stride, padding, dilation, out_hw), shapes)
     return col
 
 
@@ -76,37 +77,40 @@ def _check_grad_y(op, grad_y, x_shape, w_shape, out_hw):
                          f"w {tuple(w_shape)}")
 
 
-def conv2d_forward(device, x, w, b, stride, padding, algo=None):
+def _describe(stride, padding, dilation, algo):
+    return f"stride {stride}, padding {padding}, dilation {dilation}, algo {algo}"
+
+
+def conv2d_forward(device, x, w, b, stride, padding, dilation=1, algo=None):
     """y (N, F, OH, OW) = conv(x, w) + b."""
     op = "conv2d_forward"
     algo = resolve_algo(algo)
-    stride, padding, out_hw = conv_geometry(op, x.shape, w.shape, stride, padding)
-    if b is not None and tuple(b.shape) != (w.shape[0],):
-        raise ValueError(f"{op}: bias {tuple(b.shape)} must be ({w.shape[0]},) for w {tuple(w.shape)}")
+    stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w.shape, stride, padding, dilation)
+    check_conv_bias(op, w.shape, None if b is None else b.shape)
     x, w, b = float32_inputs(device, op, x=x, w=w, b=b)
     n, f = x.shape[0], w.shape[0]
-    shapes = f"x {x.shape}, w {w.shape}, stride {stride}, padding {padding}, algo {algo}"
+    shapes = f"x {x.shape}, w {w.shape}, " + _describe(stride, padding, dilation, algo)
     y = empty(device, (n, f) + out_hw)
     if algo == "tiled":
         launch(device, FAMILY, "conv2d_forward_tiled", (_tiles(n * out_hw[0] * out_hw[1]), _tiles(f)), TILE_BLOCK,
-               (x, w, w if b is None else b, y) + _conv_args(x.shape, w.shape, stride, padding, out_hw)
+               (x, w, w if b is None else b, y) + _conv_args(x.shape, w.shape, stride, padding, dilation, out_hw)
                + ints(b is not None), shapes)
         return y
-    col = _im2col(device, x, w.shape, stride, padding, out_hw, shapes)
+    col = _im2col(device, x, w.shape, stride, padding, dilation, out_hw, shapes)
     y_rows = device.kernels.matmul(col.T, w.reshape(f, -1).T, bias=b)  # (N*OH*OW, F): y^T with the bias added
     return device.kernels.copy(y_rows.reshape((n,) + out_hw + (f,)).transpose(0, 3, 1, 2), out=y)
 
 
-def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, algo=None):
+def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, dilation=1, algo=None):
     """dL/dx (x_shape) from dL/dy and w."""
     op = "conv2d_backward_data"
     algo = resolve_algo(algo)
     x_shape = tuple(x_shape)
-    stride, padding, out_hw = conv_geometry(op, x_shape, w.shape, stride, padding)
+    stride, padding, dilation, out_hw = conv_geometry(op, x_shape, w.shape, stride, padding, dilation)
     _check_grad_y(op, grad_y, x_shape, w.shape, out_hw)
     grad_y, w = float32_inputs(device, op, grad_y=grad_y, w=w)
-    shapes = f"grad_y {grad_y.shape}, w {w.shape}, x {x_shape}, stride {stride}, padding {padding}, algo {algo}"
-    args = _conv_args(x_shape, w.shape, stride, padding, out_hw)
+    shapes = f"grad_y {grad_y.shape}, w {w.shape}, x {x_shape}, " + _describe(stride, padding, dilation, algo)
+    args = _conv_args(x_shape, w.shape, stride, padding, dilation, out_hw)
     grad_x = empty(device, x_shape)
     n, c, h, wd = x_shape
     if algo == "tiled":
@@ -126,15 +130,15 @@ def _splits(p, tiles):
     return -(-p // chunk), chunk
 
 
-def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, algo=None):
+def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation=1, algo=None):
     """dL/dW (w_shape) from dL/dy and x."""
     op = "conv2d_backward_weight"
     algo = resolve_algo(algo)
     w_shape = tuple(w_shape)
-    stride, padding, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding)
+    stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding, dilation)
     _check_grad_y(op, grad_y, x.shape, w_shape, out_hw)
     grad_y, x = float32_inputs(device, op, grad_y=grad_y, x=x)
-    shapes = f"grad_y {grad_y.shape}, x {x.shape}, w {w_shape}, stride {stride}, padding {padding}, algo {algo}"
+    shapes = f"grad_y {grad_y.shape}, x {x.shape}, w {w_shape}, " + _describe(stride, padding, dilation, algo)
     f, k = w_shape[0], int(np.prod(w_shape[1:]))
     if algo == "tiled":
         p = x.shape[0] * out_hw[0] * out_hw[1]
@@ -142,7 +146,8 @@ def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, algo=Non
         splits, chunk = _splits(p, tiles)
         partial = empty(device, (splits, f, k))
         launch(device, FAMILY, "conv2d_backward_weight_tiled", (_tiles(k), _tiles(f), splits), TILE_BLOCK,
-               (grad_y, x, partial) + _conv_args(x.shape, w_shape, stride, padding, out_hw) + ints(chunk), shapes)
+               (grad_y, x, partial) + _conv_args(x.shape, w_shape, stride, padding, dilation, out_hw) + ints(chunk),
+               shapes)
         return device.kernels.sum(partial, (0,)).reshape(w_shape)  # the split-K parts, in a fixed order
-    col = _im2col(device, x, w_shape, stride, padding, out_hw, shapes)
+    col = _im2col(device, x, w_shape, stride, padding, dilation, out_hw, shapes)
     return device.kernels.matmul(_rows_of(device, grad_y), col.T).reshape(w_shape)

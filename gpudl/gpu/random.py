@@ -8,7 +8,7 @@ argument (a captured CUDA graph would freeze it) and is never read back to the h
 """
 import numpy as np
 
-from ..cpu.random import check_counters, check_p, check_state, draw_shape
+from ..cpu.random import check_counters, check_p, check_state, draw_shape, keep_scale
 from ..emu.params import Strided
 from .loader import THREADS, blocks, check_device, empty, ints, launch, suffix
 from .strides import element_strides, layout, layout_array
@@ -80,6 +80,6 @@ def dropout_forward(device, x, p, state):
     shapes = f"x {tuple(x.shape)}, p {p}"
     launch(device, FAMILY, kernel, (blocks(step),), (THREADS,),
            (state, Strided(x), layout_array(device, op, dims, strides), y, mask) + ints(x.size)
-           + (np.float32(p), x.dtype.type(1.0 / (1.0 - p))), shapes)
+           + (np.float32(p), x.dtype.type(keep_scale(p))), shapes)
     _advance(device, state, step, shapes)
     return y, mask

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from .utils import zero_grad as zero_grads
 
 
 class Parameter(Tensor):
@@ -92,16 +93,49 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, device):
-        """Move every parameter and buffer to `device` in place (gradients are dropped)."""
-        dev = backend.device(device)
-        for _, t in list(self.named_parameters()) + list(self.named_buffers()):
-            t.data, t.device, t.grad = dev.asarray(t.data), dev, None
+    def to(self, device=None, dtype=None):
+        """Move every parameter and buffer to `device` and/or cast the floating-point ones to `dtype`,
+        in place (gradients are dropped).
+
+        Model dtypes on kernel devices: the layer kernels there (conv2d, pooling, activations, batch
+        norm) compute in float32, so a float64 parameter or buffer on cuda / emu is refused here
+        (TypeError naming it) rather than at the first layer op: `.float()` first, or train float64
+        models on 'cpu'."""
+        dev = None if device is None else backend.device(device)
+        dtype = None if dtype is None else np.dtype(dtype)
+        entries = [("parameter", name, t) for name, t in self.named_parameters()] + \
+                  [("buffer", name, t) for name, t in self.named_buffers()]
+        for kind, name, t in entries:
+            target, cast = dev or t.device, _cast_dtype(t, dtype)
+            if target.uses_kernels and cast == np.float64:
+                raise TypeError(f"{type(self).__name__}.to: {kind} '{name}' is float64, but on {target} the layer "
+                                "kernels (conv2d, pooling, activations, batch norm) compute in float32; convert the "
+                                "model with .float() first (or keep float64 models on 'cpu')")
+        for _, _, t in entries:
+            target, cast = dev or t.device, _cast_dtype(t, dtype)
+            t.data, t.device, t.grad = target.asarray(t.data), target, None
+            if cast != t.dtype:
+                with target.activate():
+                    t.data = target.kernels.cast(t.data, cast)
         return self
 
-    def zero_grad(self):
+    def float(self):
+        """Cast every floating-point parameter and buffer to float32, in place."""
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        """Cast every floating-point parameter and buffer to float64, in place (cpu only: see `to`)."""
+        return self.to(dtype=np.float64)
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter: a frozen one gets no gradient, and optimizers skip it."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient (PyTorch's default), or zero it in place (set_to_none=False)."""
+        zero_grads(self.parameters(), set_to_none)
 
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self):
@@ -109,11 +143,20 @@ class Module:
         entries = list(self.named_parameters()) + list(self.named_buffers())
         return {name: t.detach() for name, t in entries}
 
+    def _state_defaults(self):
+        """{name: value} for this module's own entries that a state_dict may lack (an older checkpoint's)."""
+        return {}
+
     def load_state_dict(self, state, strict=True):
         """Copy `state` (tensors or arrays) into this module's tensors, on their own device.
 
-        Reports every missing, unexpected and mis-shaped entry at once (ValueError)."""
+        Reports every missing, unexpected and mis-shaped entry at once (ValueError).  An entry
+        that a module's `_state_defaults()` names may be missing: it takes that value (e.g. a
+        BatchNorm's num_batches_tracked, 0)."""
         own = dict(list(self.named_parameters()) + list(self.named_buffers()))
+        defaults = {f"{prefix}.{k}" if prefix else k: v for prefix, m in self.named_modules()
+                    for k, v in m._state_defaults().items()}
+        state = {**defaults, **state}
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         shapes = {k: v.shape if isinstance(v, Tensor) else np.shape(v) for k, v in state.items()}
@@ -173,3 +216,136 @@ _summary_rows = None
 
 def _first_device(module):
     return next((p.device for p in module.parameters()), backend.get_default_device())
+
+
+def _cast_dtype(t, dtype):
+    """The dtype `to(dtype=...)` gives tensor t: `dtype` for floating-point tensors, else t's own."""
+    return t.dtype if dtype is None or not np.issubdtype(t.dtype, np.floating) else dtype
+
+
+def _module(owner, module):
+    """module, or TypeError naming the container `owner`."""
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: expected a Module, got {type(module).__name__}")
+    return module
+
+
+class ModuleList(Module):
+    """Sub-Modules in a list, registered as '0', '1', ...: assigned as `self.layers`, their parameters are
+    'layers.0.weight', ... in state_dict(), as in PyTorch.  Indexing (negative too), slicing (a new
+    ModuleList of the same modules), len, iteration, append / extend / insert / +=, and del (the later
+    modules move down one place and are renumbered).  It has no forward: iterate over it in yours."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _key(self, i):
+        """The registered name of position i; IndexError / TypeError for a bad index."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"ModuleList: indices must be integers or slices, got {type(i).__name__}")
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"ModuleList: index {i} is out of range for {len(self)} modules")
+        return str(int(i) % len(self))
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        self._modules.update((str(i), m) for i, m in enumerate(modules))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ModuleList(list(self)[i])
+        return self._modules[self._key(i)]
+
+    def __setitem__(self, i, module):
+        self._modules[self._key(i)] = _module("ModuleList", module)
+
+    def __delitem__(self, i):
+        modules = list(self)
+        del modules[i if isinstance(i, slice) else int(self._key(i))]
+        self._renumber(modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def append(self, module):
+        self._modules[str(len(self))] = _module("ModuleList", module)
+        return self
+
+    def extend(self, modules):
+        try:
+            modules = iter(modules)
+        except TypeError:
+            raise TypeError(f"ModuleList.extend: expected an iterable of Modules, got {type(modules).__name__}") from None
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def insert(self, index, module):
+        """Put `module` before position `index` (list.insert's rule)."""
+        modules = list(self)
+        modules.insert(index, _module("ModuleList", module))
+        self._renumber(modules)
+
+
+class ModuleDict(Module):
+    """Sub-Modules by name, in insertion order: assigned as `self.heads`, their parameters are
+    'heads.<name>.weight', ... in state_dict().  [name], [name] = module, del, len, `in`, iteration over
+    the names, keys / values / items, update (a mapping or (name, module) pairs), pop and clear, as in
+    PyTorch.  A name is a non-empty string without '.' (the separator of state_dict keys)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, name):
+        return self._modules[name]
+
+    def __setitem__(self, name, module):
+        if not isinstance(name, str):
+            raise TypeError(f"ModuleDict: names must be strings, got {type(name).__name__}")
+        if not name or "." in name:
+            raise ValueError(f"ModuleDict: invalid name {name!r}: must be non-empty and contain no '.'")
+        self._modules[name] = _module("ModuleDict", module)
+
+    def __delitem__(self, name):
+        del self._modules[name]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules))
+
+    def __contains__(self, name):
+        return name in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules):
+        """Add or replace entries from a mapping (ModuleDict, dict) or an iterable of (name, module) pairs."""
+        for name, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[name] = module
+
+    def pop(self, name):
+        module = self[name]
+        del self[name]
+        return module
+
+    def clear(self):
+        self._modules.clear()

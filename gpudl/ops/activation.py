@@ -1,13 +1,18 @@
 """Activations (fused with an optional bias add), softmax and log-softmax.
 
-    y = f(x + b)     f in identity, relu, leaky_relu, sigmoid, tanh, gelu (tanh approx.)
+    y = f(x + b)     f in identity, relu, leaky_relu, sigmoid, tanh, gelu (exact, erf), gelu_tanh
+                     (tanh approximation), elu, silu, softplus — the table of kernels/activation.cuh
 
-On cuda / emu one kernel does the bias add and the activation (kernels/activation.cu).
+On cuda / emu one kernel does the bias add and the activation (kernels/activation.cu); the GEMM
+epilogue (F.linear) uses the same table.
 """
+import numbers
+
+from ..cpu.geometry import ACTIVATIONS
 from ..tensor import Function
 from .reduction import normalize_axis
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu")
+GELU_APPROXIMATIONS = {"none": "gelu", "tanh": "gelu_tanh"}
 
 
 def _kernel_shape(x, bias):
@@ -17,29 +22,41 @@ def _kernel_shape(x, bias):
 
 class BiasAct(Function):
     @staticmethod
-    def forward(ctx, x, bias, act, slope):
-        ctx.save(x, bias, act, slope)
+    def forward(ctx, x, bias, act, slope, threshold):
+        ctx.save(x, bias, act, slope, threshold)
         shape = _kernel_shape(x, bias)
-        return ctx.kernels.bias_act_forward(x.reshape(shape), bias, act, slope).reshape(x.shape)
+        return ctx.kernels.bias_act_forward(x.reshape(shape), bias, act, slope, threshold).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, g):
-        x, bias, act, slope = ctx.saved
+        x, bias, act, slope, threshold = ctx.saved
         shape = _kernel_shape(x, bias)
-        gx, gb = ctx.kernels.bias_act_backward(g.reshape(shape), x.reshape(shape), bias, act, slope)
+        gx, gb = ctx.kernels.bias_act_backward(g.reshape(shape), x.reshape(shape), bias, act, slope, threshold)
         return gx.reshape(x.shape), gb
 
 
-def bias_act(x, bias=None, act="identity", slope=0.01):
-    """f(x + b) with b along axis 1 (features of (N, F), channels of (N, C, H, W))."""
+def _number(op, name, value):
+    """value as a float; TypeError naming op unless it is a real number (a Python or NumPy scalar)."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def bias_act(x, bias=None, act="identity", slope=0.01, threshold=20.0):
+    """f(x + b) with b along axis 1 (features of (N, F), channels of (N, C, H, W)).
+
+    slope: leaky_relu's negative_slope, elu's alpha, softplus's beta (not 0); threshold: softplus's."""
     if act not in ACTIVATIONS:
         raise ValueError(f"bias_act: unknown activation '{act}'; expected one of {ACTIVATIONS}")
+    slope, threshold = _number("bias_act", "slope", slope), _number("bias_act", "threshold", threshold)
+    if act == "softplus" and slope == 0:
+        raise ValueError("softplus: beta must not be 0 (f = log(1 + e^{beta x}) / beta)")
     if bias is not None:
         if x.ndim < 2 or bias.shape != (x.shape[1],):
             raise ValueError(f"bias_act: bias of shape {bias.shape} does not match axis 1 of input {x.shape}")
         if bias.device != x.device:
             raise RuntimeError(f"bias_act: input is on {x.device} but bias is on {bias.device}")
-    return BiasAct.apply(x, bias, act=act, slope=float(slope))
+    return BiasAct.apply(x, bias, act=act, slope=slope, threshold=threshold)
 
 
 def relu(x):
@@ -62,9 +79,28 @@ def tanh(x):
     return bias_act(x, None, "tanh")
 
 
-def gelu(x):
-    """x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) — the tanh approximation."""
-    return bias_act(x, None, "gelu")
+def gelu(x, approximate="none"):
+    """x Phi(x) = x/2 (1 + erf(x / sqrt 2)) (PyTorch's default, approximate='none'), or with
+    approximate='tanh': x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate not in GELU_APPROXIMATIONS:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return bias_act(x, None, GELU_APPROXIMATIONS[approximate])
+
+
+def elu(x, alpha=1.0):
+    """x if x > 0 else alpha (e^x - 1)."""
+    return bias_act(x, None, "elu", alpha)
+
+
+def silu(x):
+    """x sigmoid(x) (also called swish)."""
+    return bias_act(x, None, "silu")
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^{beta x}) / beta, and x itself where beta x > threshold (PyTorch's rule, for speed and
+    to avoid overflow); the gradient is sigmoid(beta x), 1 above the threshold."""
+    return bias_act(x, None, "softplus", beta, threshold)
 
 
 class Step(Function):
@@ -78,11 +114,13 @@ class Step(Function):
 
 
 def step(x, threshold=0.0):
-    """The perceptron's threshold unit: 1 if x >= threshold else 0.
+    """The perceptron's threshold unit: 1 if x >= threshold else 0 (so step(0) = 1 at the default
+    threshold 0), in x's dtype.
 
-    Its gradient is zero everywhere, so a network of step units cannot learn by backprop —
-    the perceptron rule, not gradient descent, trains it."""
-    return Step.apply(x, threshold=threshold)
+    Its gradient is zero everywhere (backward returns zeros; at the threshold the derivative does not
+    exist), so a network of step units cannot learn by backprop — the perceptron rule, not gradient
+    descent, trains it."""
+    return Step.apply(x, threshold=_number("step", "threshold", threshold))
 
 
 class LogSoftmax(Function):

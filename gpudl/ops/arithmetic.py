@@ -1,6 +1,11 @@
 """+ - * / ** neg and @, each with its backward; broadcasting gradients are summed back
 to the input's shape by `unbroadcast`.
 
+Mixed dtypes: + - * / ** (and where, maximum, minimum, concat, stack) promote like NumPy and
+PyTorch (float32 with float64 computes in float64), and each input's gradient is cast back to
+that input's dtype by `cast_back` (every Function that can mix dtypes uses it). matmul, as in
+PyTorch, wants one dtype for both operands (TypeError otherwise).
+
 A Python scalar operand stays a scalar: the kernels take it as an argument (no array is made
 for it), and it gets no gradient.
 """
@@ -11,13 +16,21 @@ import numpy as np
 from ..tensor import Function, Tensor
 
 
+def cast_back(kernels, grad, dtype):
+    """An input's gradient in that input's `dtype`: an op that mixed dtypes computed (and got its
+    output's gradient) in the promoted dtype, so dL/dx is cast back to x's dtype (a cast kernel
+    only when the dtypes differ)."""
+    return grad if grad.dtype == dtype else kernels.cast(grad, dtype)
+
+
 def unbroadcast(kernels, grad, shape, dtype):
-    """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape` (one launch)."""
+    """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape` (one launch),
+    in the input's `dtype` (`cast_back`)."""
     if tuple(grad.shape) != tuple(shape):
         extra = grad.ndim - len(shape)
         stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
         grad = kernels.sum(grad, tuple(range(extra)) + stretched).reshape(shape)
-    return grad if grad.dtype == dtype else kernels.cast(grad, dtype)
+    return cast_back(kernels, grad, dtype)
 
 
 def _scalar(v):
@@ -182,6 +195,9 @@ def as_pair_matmul(a, b):
         raise TypeError(f"matmul: both operands must be Tensors, got {type(a).__name__} and {type(b).__name__}")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: operands must have one dtype (as in PyTorch), got {a.dtype} and {b.dtype}; "
+                        "convert one with .float() or .double()")
     inner_a = a.shape[-1]
     inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:

@@ -93,6 +93,9 @@ def clip(x, min=None, max=None):
     return Clip.apply(x, lo=min, hi=max)
 
 
+clamp = clip  # PyTorch's name
+
+
 def where(cond, a, b):
     """Elementwise `a` where `cond` else `b`; gradients flow to the chosen side.
 

@@ -50,13 +50,19 @@ class Dropout(Function):
         return ctx.kernels.mul(g, ctx.saved[0])  # dL/dx = m / (1 - p) * g
 
 
+def check_dropout_p(op, p):
+    """ValueError naming op unless 0 <= p <= 1."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+
+
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the survivors by 1/(1 - p); identity in eval.
+    p = 1 zeroes everything (x * 0, as in PyTorch; the gradient is 0 too).
 
     The mask comes from the counter-based generator (gd.manual_seed seeds it): the same seed gives
     the same masks on cpu, emu and cuda."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    check_dropout_p("dropout", p)
     if not training or p == 0.0:
         return x
     return Dropout.apply(x, p=float(p))
@@ -64,9 +70,9 @@ def dropout(x, p=0.5, training=True):
 
 class BatchNorm(Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, num_batches_tracked):
         y, mean, invstd = ctx.kernels.batch_norm_forward(x, weight, bias, running_mean, running_var, training,
-                                                         momentum, eps)
+                                                         momentum, eps, num_batches_tracked)
         ctx.save(x, weight, mean, invstd, training)
         return y
 
@@ -78,15 +84,19 @@ class BatchNorm(Function):
         return (gx if need[0] else None), (gw if need[1] else None), (gb if need[2] else None)
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
-    """Normalise each channel (axis 1) of (N, C) or (N, C, H, W) input, in one kernel each way.
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5, *,
+               num_batches_tracked=None):
+    """Normalise each channel (axis 1) of (N, C), (N, C, L) or (N, C, H, W) input, in one kernel each way.
 
-    Training uses the batch's mean and biased variance, and updates the running statistics
-    in place: r <- (1 - momentum) r + momentum * s, with the unbiased variance (PyTorch's rule).
-    Evaluation uses the running statistics.
+    Training uses the batch's mean and biased variance (over N and L, or N, H and W), and updates
+    the running statistics in place: r <- (1 - momentum) r + momentum * s, with the unbiased
+    variance (PyTorch's rule).  Evaluation uses the running statistics.
+    num_batches_tracked (gpudl's addition: the layer's 0-d int64 counter) gains 1 per training call,
+    on the device; momentum=None then uses momentum = 1 / num_batches_tracked, the cumulative
+    average of PyTorch's momentum=None.
     """
-    if x.ndim not in (2, 4):
-        raise ValueError(f"batch_norm: expected (N, C) or (N, C, H, W) input, got shape {x.shape}")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch_norm: expected (N, C), (N, C, L) or (N, C, H, W) input, got shape {x.shape}")
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
@@ -96,6 +106,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
         raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
     if not training and running_mean is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-    raw = [None if t is None else t.data for t in (running_mean, running_var)]
+    raw = [None if t is None else t.data for t in (running_mean, running_var, num_batches_tracked)]
     return BatchNorm.apply(x, weight, bias, running_mean=raw[0], running_var=raw[1], training=training,
-                           momentum=momentum, eps=eps)
+                           momentum=momentum, eps=eps, num_batches_tracked=raw[2])

@@ -18,10 +18,11 @@ them (its first `step()` or `load_state_dict`), the group gets, on that device:
             kernel) only when the group's lr changed since the last write.
 
 The update kernels read t and η from those two buffers, so a step makes no host sync and no
-host-to-device copy.  Parameters without a gradient are skipped: `gather` returns the runs
-[start, start + count) of consecutive parameters that have one (usually a single run).  Making the
-buffers and writing η are one-time setup for `gd.capture`: eager, never inside a captured step
-(gd.capture writes a changed η before each replay).
+host-to-device copy.  Parameters without a gradient, and frozen ones (requires_grad False, whose
+values are packed into P unchanged and never written), are skipped: `gather` returns the runs
+[start, start + count) of consecutive parameters that have a gradient and require grad (usually a
+single run).  Making the buffers and writing η are one-time setup for `gd.capture`: eager, never
+inside a captured step (gd.capture writes a changed η before each replay).
 """
 import numpy as np
 
@@ -83,10 +84,10 @@ class FlatGroup:
 
     def gather(self):
         """(runs, stepped): gradients copied into G, the runs (start, count) of consecutive
-        parameters that have one, and those parameters' indices."""
+        parameters that have one and require grad, and those parameters' indices."""
         runs, stepped = [], []
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            if p.grad is None or not p.requires_grad:  # frozen: never updated, even with an old gradient
                 continue
             view = self.grad_views[i]
             if p.grad.data is not view:

@@ -9,32 +9,45 @@ lr = η₀; a group that already has `initial_lr` (an optimizer restored by `loa
 that had a scheduler before) keeps it as η₀ and keeps its current lr, as in PyTorch.
 Each `step()` advances e by one and sets lr = η_e. The schedules below use the closed form
 η_e = f(η₀, e); PyTorch computes the same values recursively from the current lr (they agree
-unless something else changes lr in between).
+unless something else changes lr in between).  OneCycleLR (and often LinearLR) step once per
+batch rather than per epoch; e counts the step() calls either way.
 """
+import bisect
 import math
+import numbers
 
 
 class LRScheduler:
-    """Base class: subclasses give `lr_at(base_lr, epoch)`. `state_dict` holds plain scalars."""
+    """Base class: subclasses give `lr_at(base_lr, epoch)` (or `lrs_at(epoch)`, every group's lr).
+    `state_dict` holds plain scalars: every attribute but those named in `_unsaved`."""
 
-    def __init__(self, optimizer):
+    _unsaved = ("optimizer",)
+
+    def __init__(self, optimizer, initial_lrs=None):
+        """`initial_lrs`: each group's η₀ when the schedule defines it (OneCycleLR), else the group's lr."""
         self.optimizer, groups = optimizer, optimizer.param_groups
         fresh = ["initial_lr" not in group for group in groups]
+        for group, lr in zip(groups, initial_lrs or ()):
+            group["initial_lr"] = lr
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
         self.last_epoch = 0
-        for group, base_lr, is_fresh in zip(groups, self.base_lrs, fresh):
+        for group, lr, is_fresh in zip(groups, self.lrs_at(0), fresh):
             if is_fresh:  # a group that already had initial_lr (a loaded optimizer) keeps its lr
-                group["lr"] = self.lr_at(base_lr, 0)
+                group["lr"] = lr
         self._last_lr = [group["lr"] for group in groups]
 
     def lr_at(self, base_lr, epoch):
         raise NotImplementedError
 
+    def lrs_at(self, epoch):
+        """Every group's lr at `epoch`."""
+        return [self.lr_at(base_lr, epoch) for base_lr in self.base_lrs]
+
     def step(self):
         """Advance one epoch and set every group's lr."""
         self.last_epoch += 1
-        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.lr_at(base_lr, self.last_epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.lrs_at(self.last_epoch)):
+            group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
@@ -45,7 +58,7 @@ class LRScheduler:
         """Flat {name: Python scalar}; lists become name.0, name.1, ..."""
         out = {}
         for key, value in vars(self).items():
-            if key == "optimizer":
+            if key in self._unsaved:
                 continue
             if isinstance(value, list):
                 out.update({f"{key}.{i}": v for i, v in enumerate(value)})
@@ -61,7 +74,7 @@ class LRScheduler:
             name, _, index = key.rpartition(".")
             if index.isdigit() and isinstance(own.get(name), list):
                 lists.setdefault(name, {})[int(index)] = value
-            elif key in own and key != "optimizer" and not isinstance(own[key], list):
+            elif key in own and key not in self._unsaved and not isinstance(own[key], list):
                 own[key] = value
             else:
                 unknown.append(key)
@@ -82,6 +95,195 @@ class StepLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+def _positive_int(op, name, value):
+    """value as an int; ValueError naming op unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{op}: invalid {name} {value!r}: must be a positive integer")
+    return int(value)
+
+
+def _per_group(op, name, value, groups):
+    """One value per parameter group: a list / tuple as given (ValueError unless one per group), else repeated."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * len(groups)
+    if len(values) != len(groups):
+        raise ValueError(f"{op}: got {len(values)} {name} values for {len(groups)} parameter groups")
+    return values
+
+
+class MultiStepLR(LRScheduler):
+    """Decay by γ at each milestone:  η_e = η₀ · γ^(number of milestones ≤ e)  (a milestone given
+    twice counts twice, as in PyTorch)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        milestones = list(milestones)
+        if any(isinstance(m, bool) or not isinstance(m, numbers.Integral) for m in milestones):
+            raise ValueError(f"MultiStepLR: invalid milestones {milestones!r}: must be integers")
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class LambdaLR(LRScheduler):
+    """η_e = η₀ · λ(e), with one function λ for all groups or a list of one per group.
+
+    As in PyTorch the functions are not in state_dict (a lambda cannot be saved): build the
+    scheduler with the same functions, then load_state_dict restores the epoch."""
+
+    _unsaved = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer, lr_lambda):
+        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer.param_groups)
+        for f in self.lr_lambdas:
+            if not callable(f):
+                raise TypeError(f"LambdaLR: lr_lambda must be a function of the epoch, got {type(f).__name__}")
+        super().__init__(optimizer)
+
+    def lrs_at(self, epoch):
+        return [base_lr * f(epoch) for base_lr, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class LinearLR(LRScheduler):
+    """A linear ramp of the factor from start_factor to end_factor over total_iters steps, then constant:
+
+        η_e = η₀ · (s + (t − s) · min(e, total_iters) / total_iters)      (s, t the two factors)
+
+    The usual warm-up: LinearLR(opt, start_factor=0.1, total_iters=k), stepped once per batch."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: invalid start_factor {start_factor!r}: must be in (0, 1]")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: invalid end_factor {end_factor!r}: must be in [0, 1]")
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = _positive_int("LinearLR", "total_iters", total_iters)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin), stepped once per batch for total_steps steps
+    (or epochs · steps_per_epoch):
+
+        η₀ = max_lr / div_factor,   η_min = η₀ / final_div_factor,   p = pct_start · total_steps
+        two phases:    η₀ → max_lr over steps [0, p − 1],  then max_lr → η_min until step total_steps − 1
+        three_phase:   η₀ → max_lr over [0, p − 1],  max_lr → η₀ until 2p − 2,  η₀ → η_min until total_steps − 1
+
+    each phase annealed by half a cosine ('cos') or a straight line ('linear').  max_lr may be a
+    list, one per group; the group's 'initial_lr' becomes η₀.  Stepping past total_steps raises
+    ValueError, as in PyTorch.  Only the learning rate cycles: PyTorch's cycle_momentum (its default
+    True) is not offered, since momentum and betas reach the update kernels as arguments, which a
+    captured step (gd.capture) would freeze.
+    """
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4, three_phase=False):
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = (_positive_int("OneCycleLR", "epochs", epochs)
+                           * _positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch))
+        self.total_steps = _positive_int("OneCycleLR", "total_steps", total_steps)
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: invalid pct_start {pct_start!r}: must be in [0, 1]")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: invalid anneal_strategy {anneal_strategy!r}: must be 'cos' or 'linear'")
+        self.max_lrs = _per_group("OneCycleLR", "max_lr", max_lr, optimizer.param_groups)
+        self.pct_start, self.anneal_strategy, self.three_phase = pct_start, anneal_strategy, three_phase
+        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+        super().__init__(optimizer, initial_lrs=[m / div_factor for m in self.max_lrs])
+
+    def lrs_at(self, epoch):
+        if epoch > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {epoch} times; total_steps is {self.total_steps}")
+        return [self._lr(base_lr, max_lr, epoch) for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+
+    def _phases(self, initial, peak):
+        """[(last step of the phase, lr at its start, lr at its end)], as PyTorch lays them out."""
+        rise, last = float(self.pct_start * self.total_steps) - 1, self.total_steps - 1
+        floor = initial / self.final_div_factor
+        if self.three_phase:
+            return [(rise, initial, peak), (2 * rise, peak, initial), (last, initial, floor)]
+        return [(rise, initial, peak), (last, peak, floor)]
+
+    def _lr(self, initial, peak, step):
+        """The lr at `step`: the first phase whose last step is not before it (else the final phase)."""
+        phases = self._phases(initial, peak)
+        i = next((i for i, (end, _, _) in enumerate(phases[:-1]) if step <= end), len(phases) - 1)
+        start, (end, lr_from, lr_to) = (phases[i - 1][0] if i else 0), phases[i]
+        return self._anneal(lr_from, lr_to, (step - start) / (end - start) if end != start else 0.0)
+
+    def _anneal(self, lr_from, lr_to, pct):
+        if self.anneal_strategy == "cos":
+            return lr_to + (lr_from - lr_to) / 2 * (math.cos(math.pi * pct) + 1)
+        return (lr_to - lr_from) * pct + lr_from
+
+
+class SequentialLR(LRScheduler):
+    """Run `schedulers` one after another: the first until epoch milestones[0], the next one from
+    there (restarting at its own epoch 0), and so on, as PyTorch's SequentialLR:
+
+        i = number of milestones ≤ e,   η_e = schedulers[i] at its epoch e − milestones[i − 1]
+
+    Build the schedulers on the same optimizer first; the lr stays what the first one set (or what a
+    loaded optimizer had).  state_dict holds each scheduler's state as 'schedulers.<i>.<key>'."""
+
+    _unsaved = ("optimizer", "schedulers")
+
+    def __init__(self, optimizer, schedulers, milestones):
+        self.schedulers, self.milestones = list(schedulers), list(milestones)
+        for i, scheduler in enumerate(self.schedulers):
+            if not isinstance(scheduler, LRScheduler) or isinstance(scheduler, ReduceLROnPlateau):
+                raise TypeError(f"SequentialLR: scheduler {i} is a {type(scheduler).__name__}; expected an epoch-"
+                                "based LRScheduler (not ReduceLROnPlateau)")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: scheduler {i} belongs to another optimizer")
+        if not self.schedulers or len(self.milestones) != len(self.schedulers) - 1:
+            raise ValueError(f"SequentialLR: expected one milestone fewer than schedulers, got "
+                             f"{len(self.schedulers)} schedulers and {len(self.milestones)} milestones")
+        if any(isinstance(m, bool) or not isinstance(m, numbers.Integral) for m in self.milestones) or \
+                self.milestones != sorted(self.milestones):
+            raise ValueError(f"SequentialLR: invalid milestones {self.milestones!r}: must be increasing integers")
+        self.optimizer, self.last_epoch = optimizer, 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _active(self, epoch):
+        """(the scheduler in charge at `epoch`, its own epoch there)."""
+        i = bisect.bisect_right(self.milestones, epoch)
+        return self.schedulers[i], epoch - (self.milestones[i - 1] if i else 0)
+
+    def step(self):
+        """Advance one epoch: the scheduler in charge moves to its own epoch and sets the lrs."""
+        self.last_epoch += 1
+        scheduler, own_epoch = self._active(self.last_epoch)
+        scheduler.last_epoch = own_epoch - 1
+        scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self):
+        out = super().state_dict()
+        for i, scheduler in enumerate(self.schedulers):
+            out.update({f"schedulers.{i}.{key}": value for key, value in scheduler.state_dict().items()})
+        return out
+
+    def load_state_dict(self, state_dict):
+        own, parts = {}, [{} for _ in self.schedulers]
+        for key, value in state_dict.items():
+            head, _, rest = key.partition(".")
+            index, _, name = rest.partition(".")
+            if head == "schedulers" and index.isdigit() and int(index) < len(parts) and name:
+                parts[int(index)][name] = value
+            else:
+                own[key] = value
+        super().load_state_dict(own)
+        for scheduler, part in zip(self.schedulers, parts):
+            scheduler.load_state_dict(part)
 
 
 class ExponentialLR(LRScheduler):

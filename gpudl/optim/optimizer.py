@@ -21,7 +21,14 @@ the same flat updates in NumPy.
 
 A group's step count advances once per step() for the whole group (parameters without a
 gradient are skipped, as in PyTorch, but do not get a count of their own: a parameter that
-first gets a gradient at the group's step t is bias-corrected with that t).  Subclasses
+first gets a gradient at the group's step t is bias-corrected with that t).
+
+Frozen parameters (requires_grad False) may be in a group, as in PyTorch (`Adam(model.parameters())`
+after `model.features.requires_grad_(False)`); only a parameter list that is frozen entirely is
+refused.  A frozen parameter is skipped even when it still holds an old gradient: it is never
+updated (no weight decay either) and gets no state entry; its values sit unchanged in P (its state
+slices are allocated with the group's but never touched).  Unfreezing it later works: from its
+first step it is updated with fresh state and, like any late parameter, the group's t.  Subclasses
 name their state buffers (`buffers`) and call their table function (`update`).
 
 `state_dict()` is flat, with dotted names and only NumPy host arrays and Python scalars,
@@ -34,22 +41,16 @@ is the group's device counter read back (a host sync):
 """
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..capture import register
+from ..nn.utils import zero_grad
 from ..tensor import Tensor, no_grad
 from .flat import FlatGroup, common_placement
 
-# hyperparameter -> (is it valid?, what it must be); checked for every group
-_RULES = {
-    "lr": (lambda v: v >= 0, ">= 0"),
-    "eps": (lambda v: v >= 0, ">= 0"),
-    "momentum": (lambda v: v >= 0, ">= 0"),
-    "weight_decay": (lambda v: v >= 0, ">= 0"),
-    "lr_decay": (lambda v: v >= 0, ">= 0"),
-    "initial_accumulator_value": (lambda v: v >= 0, ">= 0"),
-    "alpha": (lambda v: v >= 0, ">= 0"),
-    "rho": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "betas": (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "a pair with each beta in [0, 1)"),
+_RULES = {  # hyperparameter -> the interval it must lie in (gpudl.checks.number's low / high)
+    "lr": dict(low=0), "eps": dict(low=0), "momentum": dict(low=0), "weight_decay": dict(low=0),
+    "dampening": dict(low=0, high=1), "lr_decay": dict(low=0), "initial_accumulator_value": dict(low=0),
+    "alpha": dict(low=0, high=1), "rho": dict(low=0, high=1),
 }
 
 
@@ -79,6 +80,9 @@ class Optimizer:
         self.param_groups, self.state, self._flats = [], {}, {}
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
+        if not any(p.requires_grad for p in self._params()):
+            raise ValueError(f"{name}: all {len(self._params())} parameters are frozen (none requires grad): nothing "
+                             "to train; a parameter that does not require grad is never updated")
         register(self)  # gd.capture: write_lr before every replay
 
     def add_param_group(self, group):
@@ -96,8 +100,9 @@ class Optimizer:
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, expected a Tensor")
-            if not p.requires_grad:
-                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) does not require grad")
+            if not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(f"{name}: parameter {i} (shape {p.shape}) has dtype {p.dtype}; optimizers take "
+                                "floating-point tensors")
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than one place")
             seen.add(id(p))
@@ -107,19 +112,26 @@ class Optimizer:
         self.param_groups.append(group)
 
     def check_hyperparameters(self, group):
-        """ValueError naming the optimizer and the argument for any out-of-range value."""
-        for key, (valid, must_be) in _RULES.items():
-            if key in group and not valid(group[key]):
-                raise ValueError(f"{type(self).__name__}: invalid {key} {group[key]!r}: must be {must_be}")
+        """TypeError / ValueError naming the optimizer and the argument for a non-number or out-of-range value."""
+        name = type(self).__name__
+        for key, bounds in _RULES.items():
+            if key in group:
+                checks.number(name, key, group[key], **bounds)
+        if "betas" in group:
+            betas = group["betas"]
+            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+                raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+            for i, b in enumerate(betas):
+                checks.number(name, f"betas[{i}]", b, low=0, high=1, high_open=True)
 
     def _params(self):
         """Every parameter, numbered by position across groups (as in the state dict)."""
         return [p for group in self.param_groups for p in group["params"]]
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (set `.grad` to None)."""
-        for p in self._params():
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient (`.grad = None`, PyTorch's default), or zero it in place
+        (set_to_none=False: the parameter is then still stepped, with a zero gradient, as in PyTorch)."""
+        zero_grad(self._params(), set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; `closure` re-evaluates the loss."""

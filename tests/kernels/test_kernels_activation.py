@@ -1,11 +1,13 @@
-"""Fused bias + activation forward/backward vs formulas and central differences."""
+"""Fused bias + activation forward/backward vs formulas and central differences; the activation table
+(kernels/activation.cuh) in float64 through the GEMM epilogue."""
 import numpy as np
 import pytest
 
 import gpudl
 from kernel_refs import act_grad_ref, act_ref, bias_shape, dtypes, host, impl, put, thread_orders, tolerance
 
-ACTS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu")
+ACTS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu_tanh", "gelu", "elu", "silu", "softplus")
+NEW_ACTS = ("gelu", "elu", "silu", "softplus")
 SHAPES = [(1, 1), (5, 7), (1, 17), (7, 300), (3, 16, 4, 5), (2, 3, 7, 9), (4, 1, 3, 3), (2, 20, 1, 1),
           (1, 5, 13, 11), (3, 2, 48, 48), (130,)]
 SLOPE = 0.2
@@ -96,3 +98,53 @@ def test_kernels_reject_arrays_from_another_device(kernel_device):
     foreign = np.zeros((2, 3), np.float32) if dev.type == "cuda" else [[0.0, 0.0, 0.0]]
     with pytest.raises(RuntimeError, match="bias_act_forward.*x is a"):
         impl(dev).bias_act_forward(dev, foreign, None, "relu")
+
+
+@pytest.mark.parametrize("act", NEW_ACTS)
+def test_new_activations_in_gemm_epilogue(device, act, rng):
+    """matmul's epilogue applies the same table, in float32 and float64 (the double versions of the
+    .cuh functions: erf, expm1, log1p), with softplus at the default threshold 20."""
+    dev = gpudl.device(device)
+    m, k, n = 9, 5, 37
+    for dtype in (np.float32, np.float64):
+        a, b, bias = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k, n), (n,)))
+        z = a.astype(np.float64) @ b.astype(np.float64) + bias
+        for order in thread_orders(dev):
+            with order():
+                c = impl(dev).matmul(dev, put(dev, a), put(dev, b), put(dev, bias), act, slope=0.7)
+            tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(host(c), act_ref(z, act, 0.7), **tol, err_msg=f"{act} {np.dtype(dtype)}")
+
+
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 3.0), (0.5, 1.0), (-1.5, 2.0)])
+def test_softplus_threshold(device, beta, threshold, rng):
+    """Both sides of PyTorch's threshold: f = z and f' = 1 where beta z > threshold."""
+    dev = gpudl.device(device)
+    z = np.concatenate([np.linspace(-30, 30, 241), threshold / beta + np.array([-0.01, 0.01])])
+    z = z[np.abs(beta * z - threshold) > 1e-3]  # central differences stay off the kink
+    gy = rng.standard_normal(z.shape)
+    for dtype in dtypes(dev):
+        zd, gyd = put(dev, z[None], dtype), put(dev, gy[None], dtype)
+        for order in thread_orders(dev):
+            with order():
+                y = host(impl(dev).bias_act_forward(dev, zd, None, "softplus", beta, threshold))[0]
+                gx = host(impl(dev).bias_act_backward(dev, gyd, zd, None, "softplus", beta, threshold)[0])[0]
+            zr = z.astype(dtype).astype(np.float64)
+            np.testing.assert_allclose(y, act_ref(zr, "softplus", beta, threshold), **tolerance(dtype))
+            above = beta * zr > threshold
+            assert np.array_equal(y[above], zr[above].astype(dtype))
+            np.testing.assert_allclose(gx, gy.astype(dtype) * act_grad_ref(zr, "softplus", beta, threshold=threshold),
+                                       rtol=1e-4, atol=1e-5)
+
+
+def test_new_activations_stay_finite_for_large_inputs(device):
+    """No overflow at |z| = 80 (e^80 overflows float32): softplus, silu, elu and gelu and their slopes."""
+    dev = gpudl.device(device)
+    z = np.array([[-80.0, -30.0, 30.0, 80.0]])
+    for dtype in dtypes(dev):
+        zd = put(dev, z, dtype)
+        for act in NEW_ACTS:
+            y = host(impl(dev).bias_act_forward(dev, zd, None, act, 1.0))
+            gx, _ = impl(dev).bias_act_backward(dev, put(dev, np.ones_like(z), dtype), zd, None, act, 1.0)
+            assert np.isfinite(y).all() and np.isfinite(host(gx)).all(), act
+            np.testing.assert_allclose(y, act_ref(z, act, 1.0), rtol=1e-6, atol=1e-6, err_msg=act)

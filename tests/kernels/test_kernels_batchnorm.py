@@ -5,7 +5,7 @@ import pytest
 import gpudl
 from kernel_refs import dtypes, host, impl, put, thread_orders, tolerance
 
-TRAIN_SHAPES = [(2, 3), (7, 4, 5, 3), (128, 6, 4, 4), (3, 2, 17, 9)]
+TRAIN_SHAPES = [(2, 3), (5, 3, 7), (7, 4, 5, 3), (128, 6, 4, 4), (3, 2, 17, 9)]
 EVAL_SHAPES = TRAIN_SHAPES + [(1, 5, 1, 1)]
 MOMENTUM, EPS = 0.1, 1e-5
 
@@ -197,7 +197,7 @@ def _views(dev, rng, shape):
     return xd.swapaxes(0, 1), gd[:, -2:0:-1], xh.swapaxes(0, 1), gh[:, -2:0:-1]
 
 
-@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5, 6)], ids=ids)
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (4, 3, 5, 6)], ids=ids)
 def test_strided_inputs_and_cpu_vs_emu(kernel_device, shape, rng):
     dev, cpu = gpudl.device(kernel_device), gpudl.device("cpu")
     xd, gd, xh, gh = _views(dev, rng, shape)
@@ -216,6 +216,28 @@ def test_strided_inputs_and_cpu_vs_emu(kernel_device, shape, rng):
             grads = impl(dev).batch_norm_backward(dev, gd, xd, put(dev, w), out[1], out[2], True)
         for got, want in zip(out + grads, expected + expected_grads):
             np.testing.assert_allclose(host(got), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None], ids=["momentum", "cumulative"])
+def test_num_batches_tracked_counts_and_sets_the_cumulative_factor(device, momentum, rng):
+    """Each training call adds 1 to the counter first; momentum=None then updates with m = 1 / count."""
+    dev = gpudl.device(device)
+    shape, count0 = (6, 3, 2), 4
+    x = data(rng, shape)[0]
+    rm0, rv0 = running(rng, shape[1])
+    xr, rmr, rvr = rounded(np.float32, x, rm0, rv0)
+    _, mean_ref, _, var_ref = forward_ref(xr, None, None)
+    m = 1 / (count0 + 1) if momentum is None else momentum
+    n = x.size // shape[1]
+    for order in thread_orders(dev):
+        rm, rv, count = put(dev, rm0, np.float32), put(dev, rv0, np.float32), put(dev, np.int64(count0))
+        with order():
+            impl(dev).batch_norm_forward(dev, put(dev, x, np.float32), None, None, rm, rv, True, momentum, EPS, count)
+            impl(dev).batch_norm_forward(dev, put(dev, x, np.float32), None, None, rm.copy(), rv.copy(), False,
+                                         momentum, EPS, count)  # evaluation does not count
+        assert host(count).dtype == np.int64 and int(host(count)) == count0 + 1
+        np.testing.assert_allclose(host(rm), (1 - m) * rmr + m * mean_ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(host(rv), (1 - m) * rvr + m * var_ref * n / (n - 1), rtol=1e-5, atol=1e-6)
 
 
 def test_deterministic(kernel_device, rng):
@@ -241,8 +263,8 @@ def test_batchnorm_errors(device):
         ops.batch_norm_forward(dev, z(4, 3, dtype=np.int32), None, None, None, None, True, 0.1, 1e-5)
     with pytest.raises(TypeError, match="batch_norm_forward"):
         ops.batch_norm_forward(dev, x, z(3, dtype=np.float64), None, None, None, True, 0.1, 1e-5)
-    with pytest.raises(ValueError, match=r"batch_norm_forward.*\(4, 3, 2\)"):
-        ops.batch_norm_forward(dev, z(4, 3, 2), None, None, None, None, True, 0.1, 1e-5)
+    with pytest.raises(ValueError, match=r"batch_norm_forward.*\(4, 3, 2, 2, 2\)"):
+        ops.batch_norm_forward(dev, z(4, 3, 2, 2, 2), None, None, None, None, True, 0.1, 1e-5)
     with pytest.raises(ValueError, match=r"batch_norm_forward: weight.*\(4,\).*\(4, 3, 2, 2\)"):
         ops.batch_norm_forward(dev, x, z(4), c3, None, None, True, 0.1, 1e-5)
     with pytest.raises(ValueError, match="batch_norm_forward: running_var"):
@@ -253,6 +275,10 @@ def test_batchnorm_errors(device):
         ops.batch_norm_forward(dev, z(1, 3, 1, 1), None, None, None, None, True, 0.1, 1e-5)
     with pytest.raises(ValueError, match="batch_norm_forward.*eval"):
         ops.batch_norm_forward(dev, x, None, None, None, None, False, 0.1, 1e-5)
+    with pytest.raises(ValueError, match="batch_norm_forward: momentum=None.*num_batches_tracked"):
+        ops.batch_norm_forward(dev, x, None, None, c3, c3, True, None, 1e-5)
+    with pytest.raises(ValueError, match="batch_norm_forward: num_batches_tracked must be a 0-d int64"):
+        ops.batch_norm_forward(dev, x, None, None, c3, c3, True, 0.1, 1e-5, z(1))
     with pytest.raises(ValueError, match=r"batch_norm_backward.*\(4, 3, 2, 1\).*\(4, 3, 2, 2\)"):
         ops.batch_norm_backward(dev, z(4, 3, 2, 1), x, None, c3, c3, True)
     with pytest.raises(ValueError, match=r"batch_norm_backward: invstd.*\(2,\)"):

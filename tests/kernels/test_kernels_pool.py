@@ -1,12 +1,13 @@
-"""max / avg pooling forward and backward vs naive references."""
+"""max / avg / adaptive avg pooling forward and backward vs naive references (ceil_mode too)."""
 import numpy as np
 import pytest
 
 import gpudl
-from kernel_refs import (avg_pool_backward_ref, avg_pool_ref, dtypes, host, impl, max_pool_backward_ref,
-                         max_pool_ref, pool_out, put, thread_orders, tolerance)
+from kernel_refs import (adaptive_avg_pool_backward_ref, adaptive_avg_pool_ref, avg_pool_backward_ref, avg_pool_ref,
+                         dtypes, host, impl, max_pool_backward_ref, max_pool_ref, pool_out, put, thread_orders,
+                         tolerance)
 
-# (N, C, H, W, kernel, stride, padding)
+# (N, C, H, W, kernel, stride, padding[, ceil_mode])
 CASES = [
     (1, 1, 4, 4, 2, 2, 0),
     (2, 3, 7, 9, 3, 2, 1),
@@ -20,14 +21,24 @@ CASES = [
     (2, 5, 10, 10, 3, 1, 1),
     (1, 1, 1, 1, 1, 1, 0),
     (2, 3, 7, 9, 2, 2, 0),
+    # ceil_mode: the last windows hang over the padded input; the decrement rule drops some
+    (1, 1, 5, 5, 2, 2, 0, True),
+    (2, 3, 8, 10, 3, 2, 1, True),
+    (1, 2, 5, 6, 2, 2, 1, True),
+    (1, 3, 11, 12, (3, 2), (3, 3), (1, 1), True),
+    (2, 2, 7, 10, (2, 3), (2, 2), (0, 1), True),
+    (1, 1, 33, 17, 4, 4, 2, True),
+    (2, 3, 6, 7, 3, 1, 1, True),
+    (2, 5, 19, 23, 3, 2, 0, True),
 ]
-IDS = [f"n{c[0]}c{c[1]}_{c[2]}x{c[3]}_k{c[4]}_s{c[5]}_p{c[6]}" for c in CASES]
+CASES = [c if len(c) == 8 else c + (False,) for c in CASES]
+IDS = [f"n{c[0]}c{c[1]}_{c[2]}x{c[3]}_k{c[4]}_s{c[5]}_p{c[6]}" + ("_ceil" if c[7] else "") for c in CASES]
 
 
 def _data(rng, case):
-    n, c, h, w, k, s, p = case
+    n, c, h, w, k, s, p, ceil_mode = case
     x = rng.standard_normal((n, c, h, w))
-    gy = rng.standard_normal((n, c) + pool_out(x.shape, k, s, p))
+    gy = rng.standard_normal((n, c) + pool_out(x.shape, k, s, p, ceil_mode))
     return x, gy
 
 
@@ -35,18 +46,19 @@ def _data(rng, case):
 def test_max_pool2d_matches_reference(device, case, rng):
     dev = gpudl.device(device)
     ops = impl(dev)
-    k, s, p = case[4:]
+    k, s, p, ceil = case[4:]
     x, gy = _data(rng, case)
     for dtype in dtypes(dev):
-        y_ref, arg_ref = max_pool_ref(x.astype(dtype), k, s, p)
+        y_ref, arg_ref = max_pool_ref(x.astype(dtype), k, s, p, ceil)
         gx_ref = max_pool_backward_ref(gy.astype(dtype).astype(np.float64), arg_ref, x.shape)
         xd, gyd = put(dev, x, dtype), put(dev, gy, dtype)
         for order in thread_orders(dev):
             with order():
-                y, arg = ops.max_pool2d_forward(dev, xd, k, s, p)
-                gx = ops.max_pool2d_backward(dev, gyd, arg, x.shape, k, s, p)
+                y, arg = ops.max_pool2d_forward(dev, xd, k, s, p, ceil)
+                gx = ops.max_pool2d_backward(dev, gyd, arg, x.shape, k, s, p, ceil)
                 # the argmax convention is shared, so the reference's argmax drives backward too
-                gx_from_ref = ops.max_pool2d_backward(dev, gyd, put(dev, arg_ref.astype(np.int32)), x.shape, k, s, p)
+                gx_from_ref = ops.max_pool2d_backward(dev, gyd, put(dev, arg_ref.astype(np.int32)), x.shape, k, s, p,
+                                                      ceil)
             assert arg.dtype == np.int32 and y.dtype == dtype
             np.testing.assert_array_equal(host(arg), arg_ref)
             np.testing.assert_allclose(host(y), y_ref, **tolerance(dtype))
@@ -59,19 +71,62 @@ def test_max_pool2d_matches_reference(device, case, rng):
 def test_avg_pool2d_matches_reference(device, case, count_include_pad, rng):
     dev = gpudl.device(device)
     ops = impl(dev)
-    k, s, p = case[4:]
+    k, s, p, ceil = case[4:]
     x, gy = _data(rng, case)
     for dtype in dtypes(dev):
-        y_ref = avg_pool_ref(x.astype(dtype), k, s, p, count_include_pad)
-        gx_ref = avg_pool_backward_ref(gy.astype(dtype).astype(np.float64), x.shape, k, s, p, count_include_pad)
+        y_ref = avg_pool_ref(x.astype(dtype), k, s, p, count_include_pad, ceil)
+        gx_ref = avg_pool_backward_ref(gy.astype(dtype).astype(np.float64), x.shape, k, s, p, count_include_pad, ceil)
         xd, gyd = put(dev, x, dtype), put(dev, gy, dtype)
         for order in thread_orders(dev):
             with order():
-                y = ops.avg_pool2d_forward(dev, xd, k, s, p, count_include_pad)
-                gx = ops.avg_pool2d_backward(dev, gyd, x.shape, k, s, p, count_include_pad)
+                y = ops.avg_pool2d_forward(dev, xd, k, s, p, count_include_pad, ceil)
+                gx = ops.avg_pool2d_backward(dev, gyd, x.shape, k, s, p, count_include_pad, ceil)
             assert y.dtype == dtype and gx.dtype == dtype
             np.testing.assert_allclose(host(y), y_ref, **tolerance(dtype))
             np.testing.assert_allclose(host(gx), gx_ref, **tolerance(dtype))
+
+
+# (N, C, H, W, output_size, (OH, OW)): divisible, not divisible, None entries, identity, more outputs than inputs
+ADAPTIVE = [
+    (1, 1, 5, 5, 1, (1, 1)),
+    (2, 3, 7, 9, 3, (3, 3)),
+    (1, 2, 10, 6, (4, None), (4, 6)),
+    (2, 1, 6, 8, (6, 8), (6, 8)),
+    (1, 3, 5, 7, (8, 11), (8, 11)),
+    (3, 2, 13, 17, (5, 4), (5, 4)),
+    (1, 1, 300, 2, (7, 1), (7, 1)),
+    (2, 3, 40, 50, (19, None), (19, 50)),
+]
+
+
+@pytest.mark.parametrize("case", ADAPTIVE, ids=[f"n{c[0]}c{c[1]}_{c[2]}x{c[3]}_out{c[4]}" for c in ADAPTIVE])
+def test_adaptive_avg_pool2d_matches_reference(device, case, rng):
+    dev = gpudl.device(device)
+    ops = impl(dev)
+    shape, output_size, out_hw = case[:4], case[4], case[5]
+    x, gy = rng.standard_normal(shape), rng.standard_normal(shape[:2] + out_hw)
+    for dtype in dtypes(dev):
+        y_ref = adaptive_avg_pool_ref(x.astype(dtype), out_hw)
+        gx_ref = adaptive_avg_pool_backward_ref(gy.astype(dtype).astype(np.float64), shape)
+        xd, gyd = put(dev, x, dtype), put(dev, gy, dtype)
+        for order in thread_orders(dev):
+            with order():
+                y = ops.adaptive_avg_pool2d_forward(dev, xd, output_size)
+                gx = ops.adaptive_avg_pool2d_backward(dev, gyd, shape, output_size)
+            assert y.dtype == dtype and gx.dtype == dtype and y.shape == shape[:2] + out_hw
+            np.testing.assert_allclose(host(y), y_ref, **tolerance(dtype))
+            np.testing.assert_allclose(host(gx), gx_ref, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("output_size, match", [(0, r"output_size \(0, 0\).*>= 1"), ((2, -1), "must be >= 1"),
+                                                ((2, 3, 4), "int, None or a pair"), (2.5, "int, None or a pair"),
+                                                ((2, 1.5), "output_size must be an int, got 1.5")])
+def test_adaptive_avg_pool2d_rejects_bad_output_size(device, output_size, match):
+    dev = gpudl.device(device)
+    x = put(dev, np.zeros((1, 1, 4, 4), np.float32))
+    error = TypeError if "must be an int," in match else ValueError
+    with pytest.raises(error, match="adaptive_avg_pool2d_forward: .*" + match):
+        impl(dev).adaptive_avg_pool2d_forward(dev, x, output_size)
 
 
 def test_max_pool2d_propagates_nan_and_handles_all_neg_inf_windows(device):
@@ -100,3 +155,5 @@ def test_pool_kernels_reject_float64(kernel_device):
         impl(dev).max_pool2d_forward(dev, x, 2, 2, 0)
     with pytest.raises(TypeError, match="avg_pool2d_forward.*float64"):
         impl(dev).avg_pool2d_forward(dev, x, 2, 2, 0)
+    with pytest.raises(TypeError, match="adaptive_avg_pool2d_forward.*float64"):
+        impl(dev).adaptive_avg_pool2d_forward(dev, x, 3)

@@ -191,6 +191,18 @@ def test_dropout_keep_fraction(device, p):
     assert not np.array_equal(second != 0, keep)  # the state advanced: a new mask
 
 
+def test_dropout_p_one_drops_everything(device):
+    """p = 1: every mask element 0 (no 1 / (1 - p) division), y = x * 0, and the state advances as usual."""
+    dev = gpudl.device(device)
+    for dtype in (np.float32, np.float64):
+        x = np.array([[1.5, -2.0, -0.5, np.nan, 0.0, 3.0, 7.0]], dtype)
+        (y, mask), after = draw("dropout_forward", dev, 5, 2, None, put(dev, x), 1.0)
+        y, mask = host(y), host(mask)
+        assert mask.dtype == dtype and not mask.any()
+        np.testing.assert_array_equal(y, x * 0)  # NaN stays NaN, as in PyTorch's x * 0
+        assert after.tolist() == [5, 2 + 2]
+
+
 def test_random_errors(device):
     dev = gpudl.device(device)
     ops = impl(dev)
@@ -199,8 +211,8 @@ def test_random_errors(device):
         ops.rng_uniform(dev, put(dev, np.zeros(2, np.int64)), 4)
     with pytest.raises(ValueError, match=r"rng_normal.*\(2,\).*\(3,\)"):
         ops.rng_normal(dev, put(dev, np.zeros(3, np.uint64)), 4)
-    with pytest.raises(ValueError, match=r"dropout_forward.*\[0, 1\).*1\.0"):
-        ops.dropout_forward(dev, x, 1.0, state(dev, 1))
+    with pytest.raises(ValueError, match=r"dropout_forward.*\[0, 1\].*1\.5"):
+        ops.dropout_forward(dev, x, 1.5, state(dev, 1))
     with pytest.raises(ValueError, match="dropout_forward"):
         ops.dropout_forward(dev, x, -0.1, state(dev, 1))
     with pytest.raises(TypeError, match="dropout_forward.*int32"):

@@ -127,7 +127,7 @@ def test_batch_norm_running_stats_pytorch_rule():
     (lambda: F.cross_entropy(gd.zeros(3, 4), labels(0, 1)), ValueError, r"got \(3, 4\) and \(2,\)"),
     (lambda: F.mse_loss(gd.zeros(3), gd.zeros(4)), ValueError, r"mse_loss: input shape \(3,\) and target"),
     (lambda: F.cross_entropy(gd.zeros(1, 2), labels(0), reduction="avg"), ValueError, "reduction"),
-    (lambda: F.dropout(gd.zeros(2), 1.0), ValueError, r"dropout: p must be in \[0, 1\)"),
+    (lambda: F.dropout(gd.zeros(2), 1.5), ValueError, r"dropout: p must be in \[0, 1\], got 1.5"),
     (lambda: F.linear(gd.zeros(2, 5), gd.zeros(3, 4)), ValueError, r"linear: input has 5 features"),
     (lambda: F.conv2d(gd.zeros(2, 3, 5), gd.zeros(4, 3, 3, 3)), ValueError, "expected a 4-D input"),
     (lambda: F.conv2d(gd.zeros(1, 2, 5, 5), gd.zeros(4, 3, 3, 3)), ValueError, "input has 2 channels"),

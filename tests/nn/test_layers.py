@@ -17,7 +17,7 @@ def test_named_parameters_and_state_dict():
     m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2, bias=False))
     names = [n for n, _ in m.named_parameters()]
     assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight"]
-    assert sorted(m.state_dict()) == sorted(names + ["1.running_mean", "1.running_var"])
+    assert sorted(m.state_dict()) == sorted(names + ["1.running_mean", "1.running_var", "1.num_batches_tracked"])
     assert sum(p.size for p in m.parameters()) == 3 * 4 + 4 + 4 + 4 + 8
 
 
@@ -76,7 +76,7 @@ def test_repr_and_summary(capsys):
     (lambda: nn.Conv2d(1, 4, 7)(gd.zeros(1, 1, 4, 4)), "larger than the padded input"),
     (lambda: nn.MaxPool2d(5)(gd.zeros(1, 1, 4, 4)), "larger than the padded input"),
     (lambda: nn.BatchNorm2d(3)(gd.zeros(2, 4, 2, 2)), "expected 4-D input with 3 channels"),
-    (lambda: nn.Dropout(1.2), r"p must be in \[0, 1\)"),
+    (lambda: nn.Dropout(1.2), r"Dropout: p must be in \[0, 1\], got 1.2"),
 ])
 def test_layers_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
@@ -159,7 +159,7 @@ def test_reassigned_buffer_stays_in_the_state_dict():
     bn = nn.BatchNorm1d(3)
     bn.running_mean = gd.full((3,), 2.0)
     state = bn.state_dict()
-    assert sorted(state) == ["bias", "running_mean", "running_var", "weight"]
+    assert sorted(state) == ["bias", "num_batches_tracked", "running_mean", "running_var", "weight"]
     assert np.array_equal(state["running_mean"].numpy(), [2, 2, 2])
     bn.to("emu")
     assert bn.running_mean.device == gd.device("emu")   # moved with the other buffers
@@ -220,3 +220,54 @@ def test_batchnorm_momentum_none_replays_in_a_capture():
     assert bn.num_batches_tracked.item() == 5
     np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, shape", [(nn.BatchNorm1d, (4, 3)), (nn.BatchNorm1d, (4, 3, 5)),
+                                          (nn.BatchNorm2d, (2, 3, 2, 2))])
+def test_batchnorm_counts_training_batches_on_the_device(device, layer, shape):
+    """Every BatchNorm has num_batches_tracked (0-d int64); training steps add 1 without a host sync."""
+    bn = layer(3, device=device)
+    assert bn.num_batches_tracked.shape == () and bn.num_batches_tracked.dtype == np.int64
+    assert "num_batches_tracked" in bn.state_dict() and bn.num_batches_tracked.item() == 0
+    x = gd.tensor(np.random.default_rng(6).standard_normal(shape).astype(np.float32), device=device)
+    with gd.profiler.profile() as prof:
+        for _ in range(3):
+            bn(x).sum().backward()
+    assert prof.syncs == 0 and bn.num_batches_tracked.item() == 3
+    bn.eval()
+    bn(x)
+    assert bn.num_batches_tracked.item() == 3
+
+
+def test_batchnorm_count_advances_in_each_capture_replay():
+    bn = nn.BatchNorm2d(2, device="emu")
+    step = gd.capture(lambda x: bn(x).sum())
+    x = gd.tensor(np.random.default_rng(7).standard_normal((3, 2, 2, 2)).astype(np.float32), device="emu")
+    for _ in range(4):   # eager, captured, two replays
+        step(x)
+    assert bn.num_batches_tracked.item() == 4
+
+
+def test_checkpoint_without_num_batches_tracked_loads_with_count_zero(tmp_path):
+    """A gpudl checkpoint from before num_batches_tracked existed: the count loads as 0."""
+    trained = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    trained(gd.tensor(np.random.default_rng(8).standard_normal((5, 3)).astype(np.float32)))
+    old = {k: v for k, v in trained.state_dict().items() if not k.endswith("num_batches_tracked")}
+    gd.save(old, tmp_path / "old.npz")
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    fresh[1].num_batches_tracked.data[...] = 7
+    fresh.load_state_dict(gd.load(tmp_path / "old.npz"))
+    assert fresh[1].num_batches_tracked.item() == 0
+    np.testing.assert_array_equal(fresh[1].running_mean.numpy(), trained[1].running_mean.numpy())
+    old.pop("1.running_var")
+    with pytest.raises(ValueError, match="missing: 1.running_var$"):   # only that count may be missing
+        fresh.load_state_dict(old)
+
+
+def test_batchnorm_state_dict_saves_and_loads_the_count(tmp_path, device):
+    bn = nn.BatchNorm1d(2, device=device)
+    for _ in range(2):
+        bn(gd.tensor(np.arange(8, dtype=np.float32).reshape(4, 2), device=device))
+    gd.save(bn.state_dict(), tmp_path / "bn.npz")
+    back = nn.BatchNorm1d(2).load_state_dict(gd.load(tmp_path / "bn.npz"))
+    assert back.num_batches_tracked.item() == 2 and back.num_batches_tracked.dtype == np.int64

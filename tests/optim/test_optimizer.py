@@ -1,4 +1,5 @@
 """The Optimizer base: groups, zero_grad, skipped parameters, dtypes, state dicts, argument checks."""
+import re
 import io
 
 import numpy as np
@@ -179,12 +180,12 @@ INVALID = [
 
 @pytest.mark.parametrize("name,kwargs,arg", INVALID, ids=[f"{n}-{a}-{k}" for n, k, a in INVALID])
 def test_invalid_hyperparameters(name, kwargs, arg):
-    with pytest.raises(ValueError, match=rf"^{name}: invalid {arg}\b"):
+    with pytest.raises(ValueError, match=rf"^{name}: (invalid )?{re.escape(arg)}(\[\d\])?( must lie in|=)"):
         getattr(optim, name)([gd.zeros(2, requires_grad=True)], **kwargs)
 
 
 def test_invalid_value_in_a_group():
-    with pytest.raises(ValueError, match="^SGD: invalid lr"):
+    with pytest.raises(ValueError, match="^SGD: lr must lie in"):
         optim.SGD([{"params": [gd.zeros(2, requires_grad=True)], "lr": -1}], lr=0.1)
 
 
@@ -193,8 +194,10 @@ def test_bad_parameter_lists(name):
     cls = getattr(optim, name)
     with pytest.raises(ValueError, match=f"{name}: got an empty parameter list"):
         cls([])
-    with pytest.raises(ValueError, match=f"{name}: parameter 1 .* does not require grad"):
-        cls([gd.zeros(2, requires_grad=True), gd.zeros(3)])
+    with pytest.raises(ValueError, match=f"{name}: all 2 parameters are frozen"):
+        cls([gd.zeros(2), gd.zeros(3)])
+    with pytest.raises(TypeError, match=f"{name}: parameter 0 .* dtype int64"):
+        cls([gd.zeros(2, dtype="int64"), gd.zeros(3, requires_grad=True)])
     p = gd.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="more than one place"):
         cls([p, p])
