@@ -20,7 +20,6 @@ import functools
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -28,23 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from gpudl.gpu_peaks import lookup
 
-# regex on the lower-case board name (first match wins) -> (label, fp32 TFLOP/s, DRAM TB/s), from
-# NVIDIA's datasheets; CuPy reports e.g. "NVIDIA H100 80GB HBM3" (SXM), "NVIDIA H100 PCIe", "Tesla T4"
-GPU_PEAKS = (
-    (r"h200 nvl", ("H200 NVL", 60.0, 4.8)),
-    (r"h200", ("H200 SXM", 67.0, 4.8)),
-    (r"h100 nvl", ("H100 NVL", 60.0, 3.9)),
-    (r"h100 pcie", ("H100 PCIe", 51.0, 2.0)),
-    (r"h100", ("H100 SXM", 67.0, 3.35)),
-    (r"a100.*80gb.*pcie|a100-pcie-80gb", ("A100 PCIe 80GB", 19.5, 1.935)),
-    (r"a100.*80gb", ("A100 SXM 80GB", 19.5, 2.039)),
-    (r"a100", ("A100 40GB", 19.5, 1.555)),
-    (r"\bl4\b", ("L4", 30.3, 0.300)),
-    (r"\bt4\b", ("T4", 8.1, 0.320)),
-    (r"rtx 4090", ("RTX 4090", 82.6, 1.008)),
-)
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 # ---- timing ----------------------------------------------------------------------------------
@@ -177,11 +162,9 @@ def gpu_name():
 
 def gpu_peaks(name):
     """{'label', 'flops', 'bandwidth', 'source'} for a GPU name (FLOP/s, bytes/s; None if unknown)."""
-    low = name.lower()
-    for pattern, (label, tflops, tbs) in GPU_PEAKS:
-        if re.search(pattern, low):
-            return {"label": label, "flops": tflops * 1e12, "bandwidth": tbs * 1e12,
-                    "source": "NVIDIA datasheet (fp32 non-tensor, DRAM bandwidth)"}
+    found = lookup(name)  # the table: gpudl/gpu_peaks.py
+    if found:
+        return {**found, "source": "NVIDIA datasheet (fp32 non-tensor, DRAM bandwidth)"}
     bandwidth = None
     try:
         import cupy

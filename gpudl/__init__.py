@@ -5,11 +5,13 @@ from .tensor import Tensor, Function, no_grad, is_grad_enabled
 from .creation import (tensor, from_numpy, from_dlpack, zeros, ones, full, zeros_like, ones_like,
                        arange, eye, randn, rand, manual_seed)
 from .ops import (exp, log, sqrt, abs, clip, where, maximum, minimum, concat, stack, pad, reshape,
-                  transpose, permute, flatten, broadcast_to, matmul)
+                  transpose, permute, flatten, broadcast_to, matmul, cat, clamp, squeeze, unsqueeze, topk,
+                  argmax, argmin)
 from .gradcheck import gradcheck, GradcheckError
 from .capture import capture, CaptureError
 from .serialization import save, load
 from . import data, nn, optim, profiler, train
+from . import kernels
 
 float32, float64, int32, int64 = "float32", "float64", "int32", "int64"
 bool_ = "bool"

@@ -18,7 +18,9 @@ the block and threads; a crash names the kernel, block and thread. $GPUDL_EMU_AS
 builds with AddressSanitizer (start Python with LD_PRELOAD=$(g++ -print-file-name=libasan.so)
 ASAN_OPTIONS=detect_leaks=0) to report out-of-bounds global and shared accesses with the
 .cu line and the block and thread. $GPUDL_EMU_UCONTEXT=1 selects the portable (10x slower)
-ucontext switch instead of the x86-64 one. Not supported: inline asm, __CUDA_ARCH__
+ucontext switch instead of the x86-64 one. Inside `gpudl.kernels.profile()` launches run on a
+separately cached profiling build that counts every global and shared memory access the way a
+GPU's memory system would (sectors per warp request, bank conflicts; memprof.py). Not supported: inline asm, __CUDA_ARCH__
 branches, fp16/bf16, textures, cooperative groups, dynamic parallelism; __shared__
 variables inside templates are not poisoned.
 

@@ -5,6 +5,11 @@ flags, so any change rebuilds. Libraries live in $GPUDL_CACHE_DIR/emu, else
 $XDG_CACHE_HOME/gpudl/emu, else ~/.cache/gpudl/emu; each is written to a temporary file
 and renamed into place, so concurrent processes never see half a library. The runtime is
 compiled once into its own object file and linked into every module.
+
+A profiling build (for `gpudl.kernels.profile`, gpudl/emu/memprof.py) is cached apart: its
+kernel unit is compiled with ThreadSanitizer's instrumentation (-fsanitize=thread: a call
+before every memory access) and -g, then linked with memprof.cpp, whose hooks record the
+accesses, instead of the ThreadSanitizer runtime.
 """
 import hashlib
 import os
@@ -28,6 +33,12 @@ _FLAGS = ("-std=c++17", "-O2", "-fPIC", "-ffp-contract=off", "-fno-strict-aliasi
 # Inline and template functions' statics outside COMDAT groups, so that the __shared__
 # section never mixes grouped and ungrouped variables (one translation unit: nothing lost).
 _KERNEL_FLAGS = ("-fno-weak",)
+# Without SRA and vectorisation each source-level access stays one access of its own width
+# (a float4 load one 16-byte read, a scalar loop no 16-byte SSE loads), as on the GPU.
+# DWARF 4: binutils' addr2line names the #line file of every function in it (DWARF 5 not always).
+PROFILE_FLAGS = ("-fsanitize=thread", "-g", "-gdwarf-4", "-fno-tree-sra", "-fno-tree-vectorize",
+                 "-fno-tree-slp-vectorize")
+_PROFILE_SOURCES = ("runtime_api.h", "memprof.cpp")
 _INSTALL_HINT = ("the emu device needs a C++ compiler (g++ or clang++) and found none at {cxx!r} "
                  "($CXX, default g++). Install one (Debian/Ubuntu: sudo apt-get install g++; "
                  "Fedora: sudo dnf install gcc-c++; macOS: xcode-select --install) or set CXX.")
@@ -45,10 +56,10 @@ def cache_dir():
     return Path(base) / "gpudl" / "emu"
 
 
-def flags(extra=()):
-    """Compiler flags for the current mode: ASan adds instrumentation, GPUDL_EMU_UCONTEXT=1
-    selects the portable context switch instead of the x86-64 one."""
-    mode = asan.FLAGS if asan.enabled() else ()
+def flags(extra=(), profile=False):
+    """Compiler flags for the current mode: ASan adds instrumentation (not to profiling builds),
+    GPUDL_EMU_UCONTEXT=1 selects the portable context switch instead of the x86-64 one."""
+    mode = asan.FLAGS if asan.enabled() and not profile else ()
     switch = ("-DGPUDL_EMU_UCONTEXT",) if os.environ.get("GPUDL_EMU_UCONTEXT") == "1" else ()
     return _FLAGS + mode + switch + tuple(extra)
 
@@ -61,14 +72,18 @@ def _digest(*parts):
     return h.hexdigest()[:32]
 
 
-_runtime_text = None
+_texts = {}
+
+
+def _sources(names):
+    """The concatenated text of these files of gpudl/emu (read once)."""
+    if names not in _texts:
+        _texts[names] = "".join((EMU_DIR / f).read_text() for f in names)
+    return _texts[names]
 
 
 def _runtime_sources():
-    global _runtime_text
-    if _runtime_text is None:
-        _runtime_text = "".join((EMU_DIR / f).read_text() for f in _RUNTIME_SOURCES)
-    return _runtime_text
+    return _sources(_RUNTIME_SOURCES)
 
 
 def _run(cmd, what):
@@ -96,18 +111,26 @@ def _compile_atomically(target, cmd_without_output, what):
             os.unlink(tmp)
 
 
-def _runtime_object(cxx, fl):
-    path = cache_dir() / f"runtime-{_digest(_runtime_sources(), *cxx, *fl, platform.machine())}.o"
+def _object(name, sources, cxx, fl):
+    """gpudl/emu/<name>.cpp compiled once per text of `sources` and flags (cached)."""
+    path = cache_dir() / f"{name}-{_digest(_sources(sources), *cxx, *fl, platform.machine())}.o"
     if not path.exists():
-        _compile_atomically(path, [*cxx, *fl, "-I", str(EMU_DIR), "-c", str(EMU_DIR / "runtime.cpp")],
-                            "the emu runtime")
+        _compile_atomically(path, [*cxx, *fl, "-I", str(EMU_DIR), "-c", str(EMU_DIR / f"{name}.cpp")],
+                            f"the emu {name}")
     return path
 
 
-def library_path(kernel_body, filename, extra_flags=()):
-    """Where the library for this kernel source and the current mode is (or will be) cached."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:40]
-    key = _digest(kernel_body, _runtime_sources(), *compiler(), *flags(extra_flags), platform.machine())
+def _runtime_object(cxx, fl):
+    return _object("runtime", _RUNTIME_SOURCES, cxx, fl)
+
+
+def library_path(kernel_body, filename, extra_flags=(), profile=False):
+    """Where the library for this kernel source and the current mode (or a profiling build) is
+    (or will be) cached."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:40] + ("-profile" if profile else "")
+    mode = (_sources(_PROFILE_SOURCES), *PROFILE_FLAGS) if profile else ()
+    key = _digest(kernel_body, _runtime_sources(), *mode, *compiler(), *flags(extra_flags, profile),
+                  platform.machine())
     return cache_dir() / f"{stem}-{key}.so"
 
 
@@ -121,13 +144,22 @@ def preprocess(kernel_body, filename, extra_flags=()):
         return out.read_text()
 
 
-def compile_library(path, unit_text, filename, extra_flags=()):
-    """Compile the translation unit (and the runtime, if not cached) into the library at path."""
-    cxx, fl = compiler(), flags(extra_flags)
+def compile_library(path, unit_text, filename, extra_flags=(), profile=False):
+    """Compile the translation unit (and the runtime, if not cached) into the library at path;
+    a profiling build compiles the unit alone with PROFILE_FLAGS, then links it with the
+    uninstrumented runtime and memprof.cpp's hooks (so no ThreadSanitizer runtime comes in)."""
+    cxx, fl = compiler(), flags(extra_flags, profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     runtime = _runtime_object(cxx, fl)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix="build-") as tmp:
         unit = Path(tmp) / "unit.cpp"
         unit.write_text(unit_text)
-        _compile_atomically(path, [*cxx, *fl, *_KERNEL_FLAGS, "-I", str(EMU_DIR), "-shared", str(unit),
-                                   str(runtime)], filename)
+        if not profile:
+            _compile_atomically(path, [*cxx, *fl, *_KERNEL_FLAGS, "-I", str(EMU_DIR), "-shared", str(unit),
+                                       str(runtime)], filename)
+            return
+        unit_object = Path(tmp) / "unit.o"
+        _run([*cxx, *fl, *_KERNEL_FLAGS, *PROFILE_FLAGS, "-I", str(EMU_DIR), "-c", str(unit), "-o",
+              str(unit_object)], filename)
+        hooks = _object("memprof", _PROFILE_SOURCES, cxx, fl)
+        _compile_atomically(path, [*cxx, *fl, "-shared", str(unit_object), str(runtime), str(hooks)], filename)

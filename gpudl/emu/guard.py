@@ -46,6 +46,18 @@ def _guarded(array):
     return root, entry[1], entry[2]
 
 
+def allocation_start(array):
+    """The address where the allocation holding `array` starts: a guarded array's data (after its
+    guard bytes), else the data of the array it is a view of."""
+    found = _guarded(array)
+    if found is not None:
+        raw, start, _ = found
+        return raw.ctypes.data + start
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array.ctypes.data
+
+
 def check(kernel, params, args):
     """EmuError naming the kernel and argument when a launch wrote into an array's guard bytes."""
     for p, a in zip(params, args):

@@ -177,7 +177,12 @@ def launch(device, family, kernel, grid, block, args, shapes, shared_mem=0):
             raise ValueError(f"{kernel}: an array of {a.size} elements is too large for int indexing ({shapes})")
     if min(grid) == 0:
         return
-    fn = _function(device, family, kernel)
+    run(device, kernel, _function(device, family, kernel), grid, block, args, shapes, shared_mem)
+
+
+def run(device, kernel, fn, grid, block, args, shapes, shared_mem=0):
+    """Launch the compiled function `fn` (gpudl's, or a user's from `gpudl.kernels`): recorded for
+    gd.capture and gd.profiler, failures named as in `launch`."""
     if device.type == "cuda":
         args = tuple(a.array if isinstance(a, Strided) else a for a in args)
     note_launch(kernel, fn, grid, block, args, shared_mem)
