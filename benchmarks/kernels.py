@@ -1,6 +1,13 @@
 """Kernel benchmarks: every kernel family on a fixed shape suite, side by side with a peer.
 
     python -m benchmarks.kernels --device cpu|cuda|emu [--quick] [--json [PATH]]
+    python -m benchmarks.kernels --device emu --profile [--quick] [--json [PATH]]
+
+--profile (emu only) runs small calls of the device function table (run_profile) inside one
+gd.kernels.profile block and prints, per kernels/*.cu file, one row per extern "C" __global__
+kernel: launches, global load / store requests, sectors per request, global efficiency, the
+worst bank conflict, extra shared wavefronts, bytes read / written, the roofline time on an
+H100 and the .cu line of the most wasteful access; then which kernels no call launched.
 
 Shape suite (batch 128 unless said; "256 MB" rows run on cuda only, not in --quick mode, and
 only when the arrays fit in the free GPU memory):
@@ -41,6 +48,7 @@ import functools
 import itertools
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +56,9 @@ import gpudl
 import gpudl.cpu
 import gpudl.gpu
 from benchmarks import common
+from gpudl.cpu.metrics import FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # (layer, full (x shape, w shape, padding), quick (x shape, w shape, padding))
 CONV_LAYERS = (
@@ -504,12 +515,336 @@ def summary(b, rows):
     return lines
 
 
+# ---- --profile: the emu memory profile of every kernel -----------------------------------------
+PROFILE_BATCH, PROFILE_CHANNELS = 2, (8, 16)   # the batch and the most (input, output) channels
+PROFILE_GPU = "H100"
+PROFILE_COLUMNS = (("kernel", "kernel"), ("launches", "launches"), ("load req", "global_load_requests"),
+                   ("store req", "global_store_requests"), ("sectors/req", "sectors_per_request"),
+                   ("efficiency %", "efficiency_pct"), ("bank ways", "bank_conflict_ways"),
+                   ("extra wavefronts", "shared_extra_wavefronts"), ("bytes read", "bytes_read"),
+                   ("bytes written", "bytes_written"), (f"{PROFILE_GPU} us", "predicted_us"), ("worst line", "worst"))
+# kernels the --profile run may leave unlaunched, with the reason (none today)
+PROFILE_EXEMPT = {}
+
+
+def kernel_sources():
+    """{kernel name: its .cu file name} for every extern "C" __global__ function of kernels/*.cu
+    (macro-made ones included, found as the emu finds them)."""
+    from gpudl.emu import build, source
+    from gpudl.gpu import loader
+    out = {}
+    for path in sorted((ROOT / "kernels").glob("*.cu")):
+        text = build.preprocess(source.body(loader.source_text(path), path.name), path.name)
+        out.update({name: path.name for name in sorted(source.find_kernels(text))})
+    return out
+
+
+def _scaled(shape):
+    """A benchmark input shape (N, C, H, W) or (N, F) at PROFILE_BATCH and at most PROFILE_CHANNELS[0] channels."""
+    return (PROFILE_BATCH, min(shape[1], PROFILE_CHANNELS[0])) + tuple(shape[2:])
+
+
+def _profile_shape(full, quick, quick_mode):
+    """The benchmark's quick shape in --quick mode, else its full shape _scaled."""
+    return quick if quick_mode else _scaled(full)
+
+
+def _profile_conv(b, k):
+    for layer, full, quick in CONV_LAYERS:
+        xs, ws, pad = quick if b.quick else full
+        if not b.quick:
+            xs = _scaled(xs)
+            ws = (min(ws[0], PROFILE_CHANNELS[1]), xs[1]) + ws[2:]
+        x, w, bias = b.on_device(b.array(xs)), b.on_device(b.array(ws) * 0.1), b.on_device(b.array(ws[:1]))
+        out = (xs[0], ws[0], xs[2] + 2 * pad - ws[2] + 1, xs[3] + 2 * pad - ws[3] + 1)
+        g = b.on_device(b.array(out))
+        for algo in b.algos:
+            for pass_, run in _conv_runs(k, b.dev, x, w, bias, g, (1, 1), (pad, pad)).items():
+                yield f"conv {layer} {pass_} {algo}", run(algo)
+
+
+def _profile_pool(b, k):
+    window = ((2, 2), (2, 2), (0, 0))
+    for layer, kind, full, quick in POOL_LAYERS:
+        if quick is None:
+            continue
+        xs = _profile_shape(full, quick, b.quick)
+        x, g = b.on_device(b.array(xs)), b.on_device(b.array(xs[:2] + (xs[2] // 2, xs[3] // 2)))
+        if kind == "max":
+            _, argmax = k.max_pool2d_forward(b.dev, x, *window)
+            yield f"{layer} forward", functools.partial(k.max_pool2d_forward, b.dev, x, *window)
+            yield f"{layer} backward", functools.partial(k.max_pool2d_backward, b.dev, g, argmax, xs, *window)
+        else:
+            yield f"{layer} forward", functools.partial(k.avg_pool2d_forward, b.dev, x, *window)
+            yield f"{layer} backward", functools.partial(k.avg_pool2d_backward, b.dev, g, xs, *window)
+    xs = (PROFILE_BATCH, 3, 9, 9)  # adaptive pooling: uneven windows down to 4 x 4
+    x, g = b.on_device(b.array(xs)), b.on_device(b.array(xs[:2] + (4, 4)))
+    yield "adaptive avg forward", functools.partial(k.adaptive_avg_pool2d_forward, b.dev, x, (4, 4))
+    yield "adaptive avg backward", functools.partial(k.adaptive_avg_pool2d_backward, b.dev, g, xs, (4, 4))
+
+
+def _profile_activation(b, k):
+    for layer, with_bias, full, quick in ACT_LAYERS:
+        if quick is None:
+            continue
+        xs = _profile_shape(full, quick, b.quick)
+        x, g = b.on_device(b.array(xs)), b.on_device(b.array(xs))
+        bias = b.on_device(b.array(xs[1:2])) if with_bias else None
+        yield f"{layer} forward", functools.partial(k.bias_act_forward, b.dev, x, bias, "relu")
+        yield f"{layer} backward", functools.partial(k.bias_act_backward, b.dev, g, x, bias, "relu")
+
+
+def _profile_gemm(b, k):
+    """The three products (x W, dY W^T, x^T dY) of each dense layer at its --quick shape (in both
+    modes), then every pair of operand layouts ('n', 't', 's': gpudl/gpu/gemm.py) in float32 and float64."""
+    for layer, _, (m, depth, n) in GEMM_LAYERS:
+        x, w, g = (b.on_device(b.array(s)) for s in ((m, depth), (depth, n), (m, n)))
+        for label, lhs, rhs in (("forward", x, w), ("backward-data", g, w.T), ("backward-weight", x.T, g)):
+            yield f"{layer} {label}", functools.partial(k.matmul, b.dev, lhs, rhs)
+    for dtype in (np.float32, np.float64):
+        a, c = (b.on_device(b.array((12, 12)).astype(dtype)) for _ in range(2))
+        views = {"n": a[:6, :6], "t": a[:6, :6].T, "s": a[:6, ::2]}
+        for (la, lhs), (lb, rhs) in itertools.product(views.items(), {**views, "s": c[:6, ::2]}.items()):
+            yield f"{la}{lb} {np.dtype(dtype)}", functools.partial(k.matmul, b.dev, lhs, rhs)
+
+
+def _profile_softmax(b, k, dtype):
+    z = b.on_device(b.array((6, 10)).astype(dtype))
+    labels = b.on_device(np.arange(6, dtype=np.int64) % 10)
+    y = k.softmax(b.dev, z, 1)
+    per_row, logp = k.cross_entropy_forward(b.dev, z, labels, 0.1)
+    yield "softmax", functools.partial(k.softmax, b.dev, z, 1)
+    yield "softmax backward", functools.partial(k.softmax_backward, b.dev, y, z, 1)
+    yield "log_softmax", functools.partial(k.log_softmax, b.dev, z, 1)
+    yield "log_softmax backward", functools.partial(k.log_softmax_backward, b.dev, logp, z, 1)
+    yield "cross_entropy", functools.partial(k.cross_entropy_forward, b.dev, z, labels, 0.1)
+    yield "cross_entropy backward", functools.partial(k.cross_entropy_backward, b.dev, logp, labels,
+                                                      per_row[0], 0.1)
+    yield "nll", functools.partial(k.nll_forward, b.dev, logp, labels)
+    yield "nll backward", functools.partial(k.nll_backward, b.dev, labels, per_row[0], 10)
+
+
+def _profile_batchnorm(b, k):
+    xs = _profile_shape((128, 6, 14, 14), (2, 3, 5, 5), b.quick)
+    c = xs[1]
+    x, g = b.on_device(b.array(xs)), b.on_device(b.array(xs))
+    weight, bias = b.on_device(np.ones(c, np.float32)), b.on_device(np.zeros(c, np.float32))
+    mean, var = b.on_device(np.zeros(c, np.float32)), b.on_device(np.ones(c, np.float32))
+    _, batch_mean, invstd = k.batch_norm_forward(b.dev, x, weight, bias, mean, var, True, 0.1, 1e-5)
+    yield "forward", functools.partial(k.batch_norm_forward, b.dev, x, weight, bias, mean, var, True, 0.1, 1e-5)
+    yield "backward", functools.partial(k.batch_norm_backward, b.dev, g, x, weight, batch_mean, invstd, True)
+
+
+def _profile_random(b, k):
+    from gpudl.gpu import random
+    state = b.on_device(np.array([7, 0], np.uint64))
+    yield "uniform", functools.partial(k.rng_uniform, b.dev, state, (1000,))
+    yield "normal", functools.partial(k.rng_normal, b.dev, state, (1000,))
+    for dtype in (np.float32, np.float64):
+        x = b.on_device(b.array((4, 250)).astype(dtype))
+        yield f"dropout {np.dtype(dtype)}", functools.partial(k.dropout_forward, b.dev, x, 0.25, state)
+    counters = b.on_device(np.arange(64 * 4, dtype=np.uint32).reshape(64, 4))
+    yield "philox words", functools.partial(random.philox4x32, b.dev, counters, (1, 2))
+
+
+def _profile_optim(b, k, dtype):
+    n = 1000
+    p, g, s1, s2, s3 = (b.on_device(b.array(n).astype(dtype)) for _ in range(5))
+    s2[:] = np.abs(s2) + 1  # square averages are positive
+    lr, step = b.on_device(np.array([1e-3], dtype)), b.on_device(np.array([1], np.int32))
+    yield "tick", functools.partial(k.optim_tick, b.dev, step)
+    yield "sgd", functools.partial(k.sgd_step, b.dev, p, g, s1, lr, step, 0.9, 0.0, 1e-4, True, 0, n)
+    yield "adagrad", functools.partial(k.adagrad_step, b.dev, p, g, s2, lr, step, 0.0, 0.0, 1e-10, 0, n)
+    yield "rmsprop", functools.partial(k.rmsprop_step, b.dev, p, g, s2, s1, s3, lr, 0.99, 1e-8, 0.0, 0.9, True, 0, n)
+    yield "adadelta", functools.partial(k.adadelta_step, b.dev, p, g, s2, s3, lr, 0.9, 1e-6, 0.0, 0, n)
+    yield "adam", functools.partial(k.adam_step, b.dev, p, g, s1, s2, s3, lr, step, 0.9, 0.999, 1e-8, 0.0,
+                                    True, True, 0, n)
+
+
+NUMBER_DTYPES = (np.float32, np.float64, np.int32, np.int64)
+
+
+def _profile_elementwise(b, k):
+    """Each kernel per dtype: arithmetic (float32 also on 4-aligned contiguous arrays: binary_vec4),
+    a broadcast compare, unary, where, fill and cast; sizes not a multiple of 4."""
+    for dtype in NUMBER_DTYPES + (np.bool_,):
+        name = np.dtype(dtype).name
+        a = b.on_device((b.array((7, 33)) * 4).astype(dtype))
+        row = b.on_device((b.array((1, 33)) * 4).astype(dtype))
+        cond = b.on_device(b.array((7, 33)) > 0)
+        if dtype is not np.bool_:
+            yield f"add {name}", functools.partial(k.add, b.dev, a, row)
+            yield f"abs {name}", functools.partial(k.abs, b.dev, a)
+        yield f"equal {name}", functools.partial(k.equal, b.dev, a, row)
+        yield f"where {name}", functools.partial(k.where, b.dev, cond, a, row)
+        yield f"fill {name}", functools.partial(k.fill, b.dev, a, 1)
+        yield f"cast to {name}", functools.partial(k.cast, b.dev, b.on_device(b.array((7, 33))), dtype)
+    x = b.on_device(b.array((64, 32)))
+    yield "mul float32 (vec4)", functools.partial(k.mul, b.dev, x, x)
+
+
+def _profile_reduce(b, k):
+    """sum / max / min / argmax per dtype over the rows and over the batch (column mode), one long
+    row (the two-pass split), var, and the scaled (mean) sums of integers and bools."""
+    for dtype in NUMBER_DTYPES + (np.bool_,):
+        x = b.on_device((b.array((64, 40)) * 4).astype(dtype))
+        name = np.dtype(dtype).name
+        yield f"sum {name} rows", functools.partial(k.sum, b.dev, x, (1,))
+        yield f"mean {name} batch", functools.partial(k.sum, b.dev, x, (0,), scale=1 / 64)
+        if dtype in (np.float32, np.float64, np.int64):
+            yield f"max {name}", functools.partial(k.max, b.dev, x, (1,))
+            yield f"min {name}", functools.partial(k.min, b.dev, x, (0,))
+            yield f"argmax {name}", functools.partial(k.argmax, b.dev, x, 1)
+        if dtype in (np.float32, np.float64):
+            yield f"var {name}", functools.partial(k.var, b.dev, x, (0,))
+    long = b.on_device(b.array(3 * gpudl.gpu.reduce.PART + 5))
+    yield "sum float32 long row", functools.partial(k.sum, b.dev, long, (0,))
+
+
+def _profile_index(b, k):
+    for dtype in (np.float32, np.float64, np.int64):
+        x = b.on_device((b.array((10, 33)) * 4).astype(dtype))
+        rows = b.on_device(np.array([3, 1, 3, 9, 0, -1], np.int64))
+        src = b.on_device((b.array((6, 33)) * 4).astype(dtype))
+        yield f"take {np.dtype(dtype)}", functools.partial(k.take, b.dev, x, (rows,))
+        yield f"index_add {np.dtype(dtype)}", functools.partial(k.index_add, b.dev, x, (rows,), src)
+
+
+def _profile_data(b, k):
+    from gpudl.cpu.data import feistel_keys
+    yield "permutation", functools.partial(k.permutation, b.dev, 1000, feistel_keys(0, 1))
+    rows = b.on_device(np.array([5, 0, 3, 3, 1], np.int64))
+    for dtype in (np.uint8, np.float16, np.float32, np.float64):
+        images = b.on_device((np.abs(b.array((6, 1, 28, 28))) * 50).astype(dtype))
+        name = np.dtype(dtype).name
+        yield f"gather_rows {name}", functools.partial(k.gather_rows, b.dev, images, rows)
+        yield f"random_crop {name}", functools.partial(k.random_crop, b.dev, images, (28, 28), (4, 4), 1, 2)
+        yield f"random_hflip {name}", functools.partial(k.random_hflip, b.dev, images, 0.5, 1, 2)
+    for source in (np.uint8, np.int32, np.int64, np.float32, np.float64):
+        x = b.on_device((np.abs(b.array((2, 28, 28))) * 50).astype(source))
+        for dtype in (np.float32, np.float64):
+            yield f"to_float {np.dtype(source)} -> {np.dtype(dtype)}", functools.partial(
+                k.to_float, b.dev, x, 1 / 255, dtype)
+
+
+def _profile_metrics(b, k):
+    sums = b.on_device(np.zeros(len(FIELDS)))
+    for dtype, labels in itertools.product((np.float32, np.float64), (np.float32, np.float64, np.int32, np.int64)):
+        out = b.on_device(b.array((20, 10)).astype(dtype))
+        loss = b.on_device(np.ones(1, dtype))
+        y = b.on_device((np.arange(20) % 10).astype(labels))
+        yield f"{np.dtype(dtype)} outputs, {np.dtype(labels)} labels", functools.partial(
+            k.accumulate_metrics, b.dev, loss, out, y, True, sums)
+
+
+def profile_calls(b):
+    """(family, label, call) of the small calls that together launch every kernel of kernels/*.cu."""
+    k = b.impl
+    families = {
+        "conv": _profile_conv(b, k), "pool": _profile_pool(b, k), "activation": _profile_activation(b, k),
+        "gemm": _profile_gemm(b, k), "softmax f32": _profile_softmax(b, k, np.float32),
+        "softmax f64": _profile_softmax(b, k, np.float64), "batchnorm": _profile_batchnorm(b, k),
+        "random": _profile_random(b, k), "optim f32": _profile_optim(b, k, np.float32),
+        "optim f64": _profile_optim(b, k, np.float64), "elementwise": _profile_elementwise(b, k),
+        "reduce": _profile_reduce(b, k), "index": _profile_index(b, k), "data": _profile_data(b, k),
+        "metrics": _profile_metrics(b, k)}
+    for family, calls in families.items():
+        for label, call in calls:
+            yield family, label, call
+
+
+def _worst(prof, kernel):
+    """'file:line space kind figure' of the kernel's most wasteful access, '-' when none wastes."""
+    worst = (prof.instructions(kernel) or [None])[0]
+    if worst is None or worst["wasted"] <= 0:
+        return "-"
+    if worst["space"] == "global":
+        return f"{worst['where']} global {worst['kind']} {100 * worst['efficiency']:.0f} %"
+    return f"{worst['where']} shared {worst['kind']} {worst['bank_conflict_ways']}-way"
+
+
+def profile_row(prof, kernel, source):
+    """The table / JSON row of one kernel (launches 0 and n/a figures when it was not launched)."""
+    row = {"file": source, "kernel": kernel, "launches": 0}
+    if kernel not in prof.kernels:
+        return row
+    s = prof.stats(kernel)
+    row.update({key: s[key] for key in ("launches", "global_load_requests", "global_store_requests",
+                                        "sectors_per_request", "ideal_sectors_per_request", "global_efficiency",
+                                        "bank_conflict_ways", "shared_extra_wavefronts", "bytes_read",
+                                        "bytes_written", "predicted_seconds", "predicted_seconds_uncached")})
+    row.update(efficiency_pct=100 * s["global_efficiency"], predicted_us=1e6 * s["predicted_seconds"],
+               worst=_worst(prof, kernel), gpu=s["gpu"])
+    return row
+
+
+def run_profile(b):
+    """(rows, missing, errors): every kernel's profile over profile_calls, the kernels not launched
+    and {call: error} of the calls that failed."""
+    from gpudl import kernels as lab
+    errors = {}
+    with lab.profile(gpu=PROFILE_GPU) as prof:
+        for family, label, call in profile_calls(b):
+            common.attempt(f"{family} {label}", call, errors)
+    sources = kernel_sources()
+    rows = [profile_row(prof, kernel, source) for kernel, source in sources.items()]
+    missing = sorted(set(sources) - set(prof.kernels) - set(PROFILE_EXEMPT))
+    return rows, missing, errors
+
+
+def print_profile(b, rows, missing, errors):
+    """One markdown table per .cu file, then the coverage and the worst kernels."""
+    print("# gpudl kernel memory profile on emu" + (" (quick)" if b.quick else ""))
+    print(f"Each row sums the kernel's launches over small calls of the function table (benchmark shapes at "
+          f"batch {PROFILE_BATCH}" + (", --quick shapes" if b.quick else "") + f"); roofline time on an "
+          f"{PROFILE_GPU} from the distinct sectors read and written (gpudl/emu/memprof.py).")
+    for source in dict.fromkeys(r["file"] for r in rows):
+        print(f"\n## {source}\n")
+        print(common.markdown_table([r for r in rows if r["file"] == source], PROFILE_COLUMNS))
+    seen = sum(r["launches"] > 0 for r in rows)
+    print(f"\nCoverage: {seen}/{len(rows)} kernels of kernels/*.cu launched; not launched: "
+          f"{', '.join(missing) or 'none'}")
+    for kernel, reason in PROFILE_EXEMPT.items():
+        print(f"  exempt: {kernel} ({reason})")
+    if errors:
+        print("Failed calls: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+    poor = sorted((r for r in rows if r["launches"] and r["global_efficiency"] < 0.5),
+                  key=lambda r: r["global_efficiency"])
+    if poor:
+        print("Global efficiency below 50 %: " + ", ".join(
+            f"{r['kernel']} {r['efficiency_pct']:.0f} % ({r['worst']})" for r in poor))
+    conflicts = [r for r in rows if r["launches"] and r["bank_conflict_ways"] > 1]
+    if conflicts:
+        print("Shared-memory bank conflicts: " + ", ".join(
+            f"{r['kernel']} {r['bank_conflict_ways']}-way ({r['shared_extra_wavefronts']} extra wavefronts)"
+            for r in conflicts))
+
+
+def profile_main(parser, args):
+    """--profile: print (and with --json write) the memory profile rows of every kernel."""
+    if args.device != "emu":
+        parser.error(f"--profile needs --device emu (the profiler watches the emulator), got {args.device}")
+    header = common.environment(args.device, "kernel-profile", args)
+    b = Bench(args.device, args.quick)
+    rows, missing, errors = run_profile(b)
+    print_profile(b, rows, missing, errors)
+    if args.json is not None:
+        path = common.write_json(common.json_path(args.json, args.device, "kernel-profile"), header, rows,
+                                 gpu=PROFILE_GPU, missing=missing, exempt=PROFILE_EXEMPT, errors=errors)
+        print(f"\nwrote {path}")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.split("\n")[0])
     common.add_common_arguments(parser, ("cpu", "cuda", "emu"))
     parser.add_argument("--families", default=",".join(PASSES),
                         help=f"comma-separated subset of {','.join(PASSES)}")
+    parser.add_argument("--profile", action="store_true",
+                        help="emu only: the memory profile of every kernel of kernels/*.cu (gd.kernels.profile)")
     args = parser.parse_args(argv)
+    if args.profile:
+        return profile_main(parser, args)
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if not families or set(families) - set(PASSES):
         parser.error(f"--families: choose from {', '.join(PASSES)}, got {args.families!r}")

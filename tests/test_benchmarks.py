@@ -146,3 +146,34 @@ def test_each_side_runs_in_its_own_process():
     assert "error" in train.run_child(["--child", "gpudl", "--models", "mlp", "--device", "tpu"])
 
 
+
+
+@pytest.mark.skipif(NO_CXX, reason="emu needs a C++ compiler (g++) and none is installed")
+def test_kernel_profile_covers_every_kernel(tmp_path, capsys):
+    from gpudl.emu import build, source
+    from gpudl.gpu import loader
+    names = set()
+    for path in (ROOT / "kernels").glob("*.cu"):  # every extern "C" __global__, as test_kernels_compile finds them
+        names |= set(source.find_kernels(build.preprocess(source.body(loader.source_text(path), path.name), path.name)))
+    path = tmp_path / "profile.json"
+    rows = kernels.main(["--device", "emu", "--profile", "--quick", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert {r["kernel"] for r in rows} == names and len(names) >= 100
+    unseen = {r["kernel"] for r in rows if r["launches"] == 0}
+    assert unseen <= set(kernels.PROFILE_EXEMPT) and not set(kernels.PROFILE_EXEMPT) - names
+    assert f"Coverage: {len(names) - len(unseen)}/{len(names)} kernels" in out and "Failed calls" not in out
+    printed = {r[0] for r in table_rows(out) if r[0] != "kernel"}
+    assert printed == names
+    for r in rows:
+        if r["launches"]:
+            assert 0 < r["global_efficiency"] <= 1, r
+            assert r["sectors_per_request"] >= 1 and r["sectors_per_request"] >= r["ideal_sectors_per_request"], r
+            assert r["bank_conflict_ways"] >= 1 and r["shared_extra_wavefronts"] >= 0, r
+            assert r["bytes_read"] + r["bytes_written"] > 0 and r["predicted_us"] > 0, r
+    pool = {r["kernel"]: r for r in rows if r["file"] == "pool.cu"}
+    assert pool["max_pool2d_forward"]["global_load_requests"] > pool["max_pool2d_forward"]["global_store_requests"]
+    doc = json.loads(path.read_text())
+    assert doc["benchmark"] == "kernel-profile" and doc["missing"] == [] and doc["gpu"] == kernels.PROFILE_GPU
+    assert {r["kernel"] for r in doc["rows"]} == names
+    with pytest.raises(SystemExit):
+        kernels.main(["--device", "cpu", "--profile"])
