@@ -39,8 +39,6 @@ def shape(op, dims):
     """A shape tuple from ints or one tuple / list of them: each an int >= 0."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if len(dims) == 1 and isinstance(dims[0], np.ndarray):
-        raise TypeError(f"{op}: a shape is ints or a tuple of ints, got an array")
     try:
         return tuple(integer(op, "each dimension", d, 0) for d in dims)
     except (TypeError, ValueError) as e:
@@ -60,6 +58,15 @@ def number(op, name, value, low=None, high=None, low_open=False, high_open=False
         span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
         raise ValueError(f"{op}: {name} must lie in {span}, got {value}")
     return value
+
+
+def probability(op, name, value):
+    """`value` as a float in [0, 1] (a dropout rate, a flip probability, a smoothing weight)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    if not 0 <= value <= 1:  # NaN fails too
+        raise ValueError(f"{op}: {name} must be in [0, 1], got {value}")
+    return float(value)
 
 
 def pair(op, name, value, low=None):

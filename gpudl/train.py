@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from . import creation
 from .capture import capture as gd_capture
+from .cpu.metrics import samples_of
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
 from .tensor import Tensor, no_grad
@@ -129,7 +130,7 @@ class Meter:
         else:
             loss = loss.data
         kernels.accumulate_metrics(loss, outputs.data, labels.data, self.count, self.sums[:_FIELDS])
-        n = labels.shape[0] if labels.ndim else 1
+        n = samples_of(labels)
         for i, (_, fn) in enumerate(self.custom):
             value = fn(outputs, labels)
             if isinstance(value, Tensor):

@@ -13,6 +13,7 @@ The augmentations' per-sample draws are Philox(counter = (call lo, call hi, n, 0
 """
 import numpy as np
 
+from .. import checks
 from .random import philox4x32, uniform_of
 
 __all__ = ["permutation", "gather_rows", "random_crop", "random_hflip", "to_float"]
@@ -22,7 +23,7 @@ TO_FLOAT_INPUTS = (np.dtype(np.uint8), np.dtype(np.int32), np.dtype(np.int64)) +
 _MASK32 = 0xFFFFFFFF
 
 
-def _words(v):
+def split64(v):
     """(lo, hi) 32-bit words of a non-negative int below 2^64."""
     v = int(v)
     if not 0 <= v < 2 ** 64:
@@ -32,8 +33,8 @@ def _words(v):
 
 def feistel_keys(seed, epoch):
     """The four round keys (uint32) of `epoch`'s order under `seed`."""
-    counters = np.array([[*_words(epoch), 0, 0]], np.uint32)
-    return tuple(int(k) for k in philox4x32(None, counters, _words(seed))[0])
+    counters = np.array([[*split64(epoch), 0, 0]], np.uint32)
+    return tuple(int(k) for k in philox4x32(None, counters, split64(seed))[0])
 
 
 def feistel_bits(n):
@@ -114,9 +115,9 @@ def check_crop(op, shape, size, padding):
 def draws(seed, call, n):
     """The (n, 4) Philox words that fix the per-sample choices of one augmentation call."""
     counters = np.zeros((n, 4), np.uint32)
-    counters[:, 0], counters[:, 1] = _words(call)
+    counters[:, 0], counters[:, 1] = split64(call)
     counters[:, 2] = np.arange(n, dtype=np.uint32)
-    return philox4x32(None, counters, _words(seed)).astype(np.uint64)
+    return philox4x32(None, counters, split64(seed)).astype(np.uint64)
 
 
 def random_crop(device, x, size, padding, seed, call):
@@ -137,16 +138,11 @@ def random_crop(device, x, size, padding, seed, call):
     return out.reshape(*x.shape[:-2], h, w)
 
 
-def check_probability(op, p):
-    if not 0 <= p <= 1:
-        raise ValueError(f"{op}: p must lie in [0, 1], got {p}")
-
-
 def random_hflip(device, x, p, seed, call):
     """out[n] = x[n, ..., ::-1] where u_n < p (u_n the Philox-drawn uniform of sample n), else x[n]."""
     op = "random_hflip"
     check_images(op, x)
-    check_probability(op, p)
+    checks.probability(op, "p", p)
     u = uniform_of(draws(seed, call, x.shape[0])[:, 0].astype(np.uint32))
     mask = (u < np.float32(p)).reshape((-1,) + (1,) * (x.ndim - 1))
     return np.where(mask, x[..., ::-1], x)

@@ -15,6 +15,8 @@ One round on the counter (c0, c1, c2, c3) under key (k0, k1), with (hi, lo) = th
 """
 import numpy as np
 
+from .. import checks
+
 __all__ = ["rng_uniform", "rng_normal", "dropout_forward"]
 
 M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -56,11 +58,6 @@ def check_state(op, state):
 def draw_shape(shape):
     """A shape tuple from an int or a sequence of ints."""
     return (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
-
-
-def check_p(op, p):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
 
 
 def keep_scale(p):
@@ -111,7 +108,7 @@ def dropout_forward(device, x, p, state):
     """(y, mask): mask = [u >= p] / (1 - p) in x's dtype, y = x mask; advances state like rng_uniform."""
     op = "dropout_forward"
     check_state(op, state)
-    check_p(op, p)
+    checks.probability(op, "p", p)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: x must be float32 or float64, got dtype {x.dtype}")
     u = _uniform_flat(state, x.size).reshape(x.shape)

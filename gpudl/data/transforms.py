@@ -11,8 +11,8 @@ is two plain ints (`state_dict()` / `load_state_dict()`), which the DataLoader s
 """
 import numpy as np
 
-from .. import backend, creation
-from ..cpu.data import check_images, check_probability
+from .. import backend, checks, creation
+from ..cpu.data import check_images
 from ..tensor import Tensor
 
 
@@ -140,7 +140,7 @@ class RandomHorizontalFlip(RandomTransform):
 
     def __init__(self, p=0.5, seed=None, generator=None):
         super().__init__(seed, generator)
-        check_probability("RandomHorizontalFlip", p)
+        checks.probability("RandomHorizontalFlip", "p", p)
         self.p = p
 
     def apply(self, device, x):

@@ -8,8 +8,8 @@ the loader, outside a captured step (inside one, gd.capture reports them as froz
 """
 import numpy as np
 
-from ..cpu.data import (check_count, check_crop, check_images, check_probability, check_rows, check_to_float,
-                        feistel_bits)
+from .. import checks
+from ..cpu.data import check_count, check_crop, check_images, check_rows, check_to_float, feistel_bits, split64
 from .loader import SUFFIX, THREADS, blocks, check_device, empty, ints, launch
 
 __all__ = ["permutation", "gather_rows", "random_crop", "random_hflip", "to_float"]
@@ -24,7 +24,8 @@ def _u32(*values):
 
 
 def _words(v):
-    return _u32(int(v), int(v) >> 32)
+    """(lo, hi) of a 64-bit seed or call number as kernel arguments."""
+    return _u32(*split64(v))
 
 
 def _moving(device, op, x, shape):
@@ -84,7 +85,7 @@ def random_hflip(device, x, p, seed, call):
     """out[n] = x[n, ..., ::-1] where u_n < p (u_n the Philox-drawn uniform of sample n), else x[n]."""
     op = "random_hflip"
     check_images(op, x)
-    check_probability(op, p)
+    checks.probability(op, "p", p)
     kernel, words, out, out_words = _moving(device, op, x, x.shape)
     rows = x.size // max(x.shape[0] * x.shape[-1], 1)
     launch(device, FAMILY, kernel, (blocks(out.size),), (THREADS,),

@@ -8,7 +8,8 @@ argument (a captured CUDA graph would freeze it) and is never read back to the h
 """
 import numpy as np
 
-from ..cpu.random import check_counters, check_p, check_state, draw_shape, keep_scale
+from .. import checks
+from ..cpu.random import check_counters, check_state, draw_shape, keep_scale
 from ..emu.params import Strided
 from .loader import THREADS, blocks, check_device, empty, ints, launch, suffix
 from .strides import element_strides, layout, layout_array
@@ -73,7 +74,7 @@ def dropout_forward(device, x, p, state):
     kernel = suffix("dropout_forward", x.dtype, FLOATS)
     check_device(device, op, "x", x)
     _check_state(device, op, state)
-    check_p(op, p)
+    checks.probability(op, "p", p)
     dims, strides = layout(x.shape, [element_strides(x)])
     y, mask = empty(device, x.shape, x.dtype), empty(device, x.shape, x.dtype)
     step = -(-x.size // 4)

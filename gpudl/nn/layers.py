@@ -4,7 +4,6 @@ import math
 from .. import checks
 from ..cpu.geometry import conv_padding, pair, pool_args
 from ..creation import ones, zeros
-from ..ops.layers import check_dropout_p
 from . import functional as F, init
 from .module import Module, Parameter
 
@@ -131,7 +130,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        check_dropout_p("Dropout", p)
+        checks.probability("Dropout", "p", p)
         self.p = p
 
     def forward(self, x):

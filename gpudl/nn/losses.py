@@ -5,7 +5,8 @@ the arguments are checked when the module is built.  Class weights (`weight`, `p
 buffers: they move with `.to(device)` and are saved in the state_dict.  PyTorch's deprecated
 `size_average` and `reduce` arguments are left out.
 """
-from ..ops.loss import check_ignore_index, check_label_smoothing, check_positive, check_reduction
+from .. import checks
+from ..ops.loss import check_ignore_index, check_positive, check_reduction
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -36,7 +37,7 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__(reduction)
         check_ignore_index("CrossEntropyLoss", ignore_index)
-        check_label_smoothing("CrossEntropyLoss", label_smoothing)
+        checks.probability("CrossEntropyLoss", "label_smoothing", label_smoothing)
         self._weight("weight", weight)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 

@@ -4,6 +4,7 @@
     dropout     y = x * m / (1 - p),     m_i ~ Bernoulli(1 - p)   (inverted dropout)
     batch_norm  y = gamma (x - mu_B) / sqrt(sigma_B^2 + eps) + beta
 """
+from .. import checks
 from ..creation import rng_state
 from ..tensor import Function
 
@@ -50,19 +51,13 @@ class Dropout(Function):
         return ctx.kernels.mul(g, ctx.saved[0])  # dL/dx = m / (1 - p) * g
 
 
-def check_dropout_p(op, p):
-    """ValueError naming op unless 0 <= p <= 1."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
-
-
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the survivors by 1/(1 - p); identity in eval.
     p = 1 zeroes everything (x * 0, as in PyTorch; the gradient is 0 too).
 
     The mask comes from the counter-based generator (gd.manual_seed seeds it): the same seed gives
     the same masks on cpu, emu and cuda."""
-    check_dropout_p("dropout", p)
+    checks.probability("dropout", "p", p)
     if not training or p == 0.0:
         return x
     return Dropout.apply(x, p=float(p))

@@ -16,6 +16,7 @@
 """
 import numpy as np
 
+from .. import checks
 from ..tensor import Function, Tensor
 from .arithmetic import cast_back
 
@@ -35,11 +36,6 @@ def _reduce(loss, reduction):
 def check_ignore_index(op, ignore_index):
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
-
-
-def check_label_smoothing(op, label_smoothing):
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
 def check_positive(op, name, value, allow_zero=False):
@@ -141,7 +137,7 @@ def cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mea
     op = "cross_entropy"
     check_reduction(op, reduction)
     _check_labels(op, logits, labels, ignore_index)
-    check_label_smoothing(op, label_smoothing)
+    checks.probability(op, "label_smoothing", label_smoothing)
     w = _weight_data(op, "weight", weight, logits, (logits.shape[1],))
     return CrossEntropy.apply(logits, labels, smoothing=float(label_smoothing), weight=w,
                               ignore_index=int(ignore_index), reduction=reduction)
