@@ -11,6 +11,7 @@ from .gradcheck import gradcheck, GradcheckError
 from .capture import capture, CaptureError
 from .serialization import save, load
 from . import data, nn, optim, profiler, train
+from . import distributed
 from . import kernels
 
 float32, float64, int32, int64 = "float32", "float64", "int32", "int64"

@@ -2,6 +2,7 @@
 
     gpudl train [--dataset fashion-mnist|mnist] [--model cnn|lenet|mlp] [--epochs N] ...
     gpudl train --resume DIR [--epochs N]     continue a run from its last checkpoint
+    mpiexec -n 4 gpudl train --distributed    data-parallel over 4 processes (gpudl.distributed)
     gpudl eval CHECKPOINT                     test-set loss and accuracy of a saved model
     gpudl info
 
@@ -134,34 +135,74 @@ def _resumed(args, explicit):
     return args
 
 
+def eval_batch(n, shard, size=1000):
+    """The evaluation batch size: `size`, or a little more so that a sharded last batch has a sample per rank."""
+    world = shard[1] if shard else 1
+    while 0 < n % size < world:
+        size += 1
+    return size
+
+
+def _join(gd, spec):
+    """Join the ranks (--distributed): MPI for --device cpu / emu, else NCCL when every rank has a GPU."""
+    try:
+        return gd.distributed.init_process_group("mpi" if spec in ("cpu", "emu") else "auto")
+    except (ImportError, RuntimeError) as e:
+        raise SystemExit(f"gpudl train --distributed: {e}") from None
+
+
+def _rank_device(spec, group):
+    """A rank's --device: 'cuda' and, on NCCL, 'auto' mean cuda:<local rank>."""
+    if spec == "cuda" or (spec == "auto" and group.backend == "nccl"):
+        return f"cuda:{group.local_rank}"
+    return "cpu" if spec == "auto" else spec
+
+
+def _quiet(*args, **kwargs):
+    """print on the ranks other than 0."""
+
+
 def train(args, explicit=()):
     import gpudl as gd
     from gpudl import data, models, train as training
     from gpudl.nn import functional as F
     if args.resume:
         args = _resumed(args, explicit)
-    dev = _device(gd, args.device, "train")
+    group = _join(gd, args.device) if args.distributed else None
+    main_rank = group is None or group.rank == 0
+    say = print if main_rank else _quiet
+    shard = (group.rank, group.size) if group is not None else None
+    dev = _device(gd, args.device if group is None else _rank_device(args.device, group), "train")
     _writable(args.out)
-    print(_device_line(gd, dev))
+    say(_device_line(gd, dev))
+    if group is not None:
+        say(f"distributed: {group.size} rank(s) over {group.backend}; each step's {args.batch_size} images are "
+            f"split among them")
     gd.manual_seed(args.seed)
     full = load_split(args.dataset, True, args.data_root, args.limit)
     test = load_split(args.dataset, False, args.data_root, args.limit)
     n_val = val_size(args, len(full))
     train_set, val_set = data.random_split(full, [len(full) - n_val, n_val], seed=args.seed)
-    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=dev, seed=args.seed,
-                                   transform=transform_for(args.dataset, args.augment))
-    evaluation = lambda ds: data.DataLoader(ds, batch_size=1000, device=dev,  # noqa: E731
-                                            transform=transform_for(args.dataset))
+    try:
+        train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=dev, seed=args.seed,
+                                       transform=transform_for(args.dataset, args.augment), shard=shard)
+    except ValueError as e:
+        raise SystemExit(f"gpudl train: {e}") from None
+    evaluation = lambda ds: data.DataLoader(ds, batch_size=eval_batch(len(ds), shard), device=dev,  # noqa: E731
+                                            transform=transform_for(args.dataset), shard=shard)
     model = models.MODELS[args.model]().to(dev)
+    if group is not None:
+        model = gd.distributed.DistributedDataParallel(model)
     opt = make_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = gd.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs) if args.cosine else None
     ckpt = os.path.join(args.out, "checkpoint.npz")
     start_epoch, history = 0, None
     if args.resume:
         start_epoch, history = training.resume(_latest_checkpoint(args.out), model, opt, train_loader, scheduler)
-        print(f"resuming {args.out} at epoch {start_epoch + 1} of {args.epochs}")
-    run = {"args": {k: getattr(args, k) for k in RUN_ARGS}, "device": str(dev)}
-    _write_json(os.path.join(args.out, "run.json"), run)
+        say(f"resuming {args.out} at epoch {start_epoch + 1} of {args.epochs}")
+    run = {"args": {k: getattr(args, k) for k in RUN_ARGS}, "device": str(dev), "ranks": shard[1] if shard else 1}
+    if main_rank:
+        _write_json(os.path.join(args.out, "run.json"), run)
     callbacks = [training.Checkpoint(ckpt)]
     if n_val and args.patience:
         callbacks.append(training.EarlyStopping(monitor="val_loss", patience=args.patience))
@@ -171,12 +212,14 @@ def train(args, explicit=()):
                            start_epoch=start_epoch, history=history)
     seconds = time.perf_counter() - start
     scores = training.evaluate(model, evaluation(test), F.cross_entropy)
-    history.to_json(os.path.join(args.out, "history.json"))
-    _write_json(os.path.join(args.out, "run.json"), {**run, "test_loss": scores["loss"],
-                                                      "test_accuracy": scores["accuracy"], "train_seconds": seconds})
-    _plot(history, os.path.join(args.out, "curves.png"))
+    if main_rank:
+        history.to_json(os.path.join(args.out, "history.json"))
+        _write_json(os.path.join(args.out, "run.json"), {**run, "test_loss": scores["loss"],
+                                                          "test_accuracy": scores["accuracy"], "train_seconds": seconds})
+        _plot(history, os.path.join(args.out, "curves.png"))
     val = f"validation accuracy {history['val_accuracy'][-1] * 100:.2f}%, " if n_val else ""
-    print(f"{val}test accuracy: {scores['accuracy'] * 100:.2f}%  ({seconds:.0f} s on {dev}); wrote {args.out}/")
+    ranks = f" x {shard[1]} ranks" if shard else ""
+    say(f"{val}test accuracy: {scores['accuracy'] * 100:.2f}%  ({seconds:.0f} s on {dev}{ranks}); wrote {args.out}/")
     return scores["accuracy"]
 
 
@@ -287,6 +330,10 @@ def parser():
                    help="capture the training step once and replay it (cuda: a CUDA graph; emu: recorded launches)")
     t.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the run in DIR from its last checkpoint, with its own arguments")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training, one process per device, started by mpiexec (mpiexec -n 4 gpudl "
+                        "train --distributed): --batch-size is the global batch, split among the ranks; rank 0 "
+                        "prints and writes the checkpoint; needs gpudl[mpi]")
     e = sub.add_parser("eval", help="test-set loss and accuracy of a checkpoint written by gpudl train",
                        formatter_class=fmt)
     e.add_argument("checkpoint", help="a checkpoint .npz (or a model state_dict saved with gd.save)")
@@ -313,7 +360,14 @@ def main(argv=None):
     elif args.command == "eval":
         evaluate(args)
     else:
-        train(args, _explicit(p.train_parser, argv))
+        try:
+            train(args, _explicit(p.train_parser, argv))
+        except SystemExit as e:  # one rank's user error ends every rank (the others would wait for it)
+            import gpudl.distributed as dist
+            if e.code not in (0, None) and dist.get_world_size() > 1:
+                dist.abort(e.code if isinstance(e.code, str) else f"exit status {e.code}",
+                           e.code if isinstance(e.code, int) else 1)
+            raise
     return 0
 
 

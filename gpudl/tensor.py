@@ -34,6 +34,24 @@ def is_grad_enabled():
     return _grad_enabled
 
 
+_callbacks = []  # run once the backward in progress has finished
+
+
+def queue_callback(fn):
+    """Run fn() when the backward now running has finished every gradient (DistributedDataParallel's
+    all-reduce); a backward that raises drops its queue."""
+    _callbacks.append(fn)
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
 def _is_float(dtype):
     return np.issubdtype(dtype, np.floating)
 
@@ -288,6 +306,7 @@ class Tensor:
                 with self.device.activate():
                     grad = kernels.cast(grad, self.dtype)
         grads = {id(self): grad}
+        _callbacks.clear()
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
             if g is None:
@@ -296,6 +315,8 @@ class Tensor:
                 if node._creator is None:  # a leaf: accumulate
                     total = g if node.grad is None else node.device.kernels.add(node.grad.data, g)
                     node.grad = Tensor._wrap(total, node.device)
+                    for hook in node.__dict__.get("_post_accumulate_hooks", ()):
+                        hook(node)
                     continue
                 fn, ctx, inputs = node._creator
                 if ctx.released:
@@ -309,6 +330,17 @@ class Tensor:
                 for x, gx in zip(inputs, input_grads):
                     if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                         grads[id(x)] = gx if id(x) not in grads else x.device.kernels.add(grads[id(x)], gx)
+        while _callbacks:
+            _callbacks.pop(0)()
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) each time a backward has accumulated into this leaf's .grad; returns a
+        handle whose remove() unregisters it."""
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf tensor accumulates a .grad")
+        hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def _topological_order(self):
         """Nodes ordered so each comes after everything it depends on (iterative DFS)."""

@@ -98,8 +98,8 @@ class Meter:
     value * n of each callable metric, summed in device memory (`add`: one launch per step, plus
     two per callable metric) and read by the host only in `read`."""
 
-    def __init__(self, device, metrics):
-        self.device, self.metrics = device, metric_names(metrics)
+    def __init__(self, device, metrics, group=None):
+        self.device, self.metrics, self.group = device, metric_names(metrics), group  # group: sum over its ranks
         self.count = "accuracy" in self.metrics
         self.custom = [(name, fn) for name, fn in self.metrics.items() if fn is not None]
         with device.activate():
@@ -108,7 +108,10 @@ class Meter:
         self._zero = {}  # the loss of evaluate without a loss_fn: a zero per dtype
 
     def reset(self, state=None):
-        """Zero the sums, or set them to `state` (from `state()`, to continue an interrupted epoch)."""
+        """Zero the sums, or set them to `state` (from `state()`, to continue an interrupted epoch; with a
+        group the state holds every rank's sums, and rank 0 takes them)."""
+        if self.group is not None and self.group.rank != 0:
+            state = None
         with self.device.activate():
             if state is None:
                 self.device.kernels.fill(self.sums, 0.0)
@@ -116,9 +119,16 @@ class Meter:
                 self.device.kernels.copy(self.device.asarray(state[:self.sums.size]), out=self.sums)
         self.host_sums = [0.0] * len(self.custom) if state is None else list(state[self.sums.size:])
 
-    def state(self):
-        """The sums as one host float64 array (device sums, then the host ones): one sync."""
-        return np.concatenate([Tensor._wrap(self.sums, self.device).numpy(), np.asarray(self.host_sums, np.float64)])
+    def state(self, combined=True):
+        """The sums as one host float64 array (device sums, then the host ones): one sync; with a group
+        and `combined`, summed over the ranks (the first non-finite step: the earliest of any rank)."""
+        sums = np.concatenate([Tensor._wrap(self.sums, self.device).numpy(), np.asarray(self.host_sums, np.float64)])
+        if self.group is not None and combined:
+            bad = np.array([sums[_FIELDS - 1] or np.inf])
+            self.group.all_reduce(sums, "sum")
+            self.group.all_reduce(bad, "min")
+            sums[_FIELDS - 1] = 0 if np.isinf(bad[0]) else bad[0]
+        return sums
 
     def add(self, loss, outputs, labels):
         """Add one batch (loss None: count the metrics only)."""
@@ -139,16 +149,17 @@ class Meter:
             else:
                 self.host_sums[i] += float(value) * n
 
-    def read(self):
-        """(logs {'loss', metric names}: means so far, index of the first non-finite step or None): one sync."""
-        sums = Tensor._wrap(self.sums, self.device).numpy()
+    def read(self, combined=True):
+        """(logs {'loss', metric names}: means so far, index of the first non-finite step or None): one sync
+        (and, with a group and `combined`, two collectives: every rank must call it at the same point)."""
+        sums = self.state(combined)
         loss_sum, correct, samples, _, bad = sums[:_FIELDS]
         per = 1 / max(samples, 1)
         logs = {"loss": loss_sum * per}
         if self.count:
             logs["accuracy"] = correct * per
         for i, (name, _) in enumerate(self.custom):
-            logs[name] = (sums[_FIELDS + i] + self.host_sums[i]) * per
+            logs[name] = (sums[_FIELDS + i] + sums[self.sums.size + i]) * per
         return logs, (int(bad) - 1 if bad else None)
 
 
@@ -222,11 +233,13 @@ class Trainer:
         self.train_loader, self.scheduler = train_loader, scheduler
         self.history, self.stop = history or History(), False
         self.meter = None  # made on the first batch's device
+        self.group = group_of(train_loader)  # the ranks sharing the batches (gpudl.distributed), or None
         self.interrupted = False  # set by the SIGINT handler; acted on between steps
 
-    def read(self, epoch):
-        """The epoch's logs so far, or NonFiniteLossError naming the epoch and step of the first NaN/Inf loss."""
-        logs, bad = self.meter.read()
+    def read(self, epoch, combined=True):
+        """The epoch's logs so far (this rank's alone unless `combined`), or NonFiniteLossError naming the
+        epoch and step of the first NaN/Inf loss."""
+        logs, bad = self.meter.read(combined)
         if bad is not None:
             raise NonFiniteLossError(f"fit: loss became NaN or Inf at epoch {epoch + 1}, step {bad + 1} (found when "
                                      "the device was next read, so later steps have run too); try a smaller learning "
@@ -244,7 +257,8 @@ class Trainer:
             state["loader"] = json.dumps(self.train_loader.state_dict())
         if self.scheduler is not None:
             state["scheduler"] = json.dumps(self.scheduler.state_dict())
-        save(state, path)
+        if self.group is None or self.group.rank == 0:  # the ranks hold the same weights: rank 0 writes
+            save(state, path)
 
 
 def resume(path, model, optimizer, train_loader=None, scheduler=None):
@@ -283,6 +297,20 @@ class _Interrupts:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def group_of(data):
+    """The process group whose ranks share the batches of `data` (a DataLoader with shard=(rank, world > 1)),
+    or None; their metrics are summed over the ranks."""
+    shard = getattr(data, "shard", None)
+    if shard is None or shard[1] == 1:
+        return None
+    from . import distributed
+    group = distributed.get_group()
+    if tuple(shard) != (group.rank, group.size):
+        raise ValueError(f"a DataLoader with shard={tuple(shard)} on rank {group.rank} of {group.size}: "
+                         "use shard=(get_rank(), get_world_size())")
+    return group
+
+
 def _batches(data):
     """Accept a loader (yielding (x, y)), a single (x, y) pair or a single input Tensor."""
     return [data] if isinstance(data, (tuple, Tensor)) else data
@@ -298,7 +326,7 @@ def evaluate(model, data, loss_fn=None, metrics=("accuracy",)):
         with no_grad():
             for x, y in _batches(data):
                 out = model(x)
-                meter = meter or Meter(out.device, metrics)
+                meter = meter or Meter(out.device, metrics, group_of(data))
                 meter.add(None if loss_fn is None else loss_fn(out, y), out, y)
     finally:
         model.train(was_training)
@@ -350,19 +378,21 @@ def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
 
     for x, y in loader:
         if trainer.meter is None:
-            trainer.meter = Meter(x.device, metrics)
+            trainer.meter = Meter(x.device, metrics, trainer.group)
         if count == 0:
             trainer.meter.reset(trainer.history.partial)
             trainer.history.partial = None
         step_fn(x, y)
         count, steps = count + len(x), steps + 1
         bar.update()
+        if trainer.group is not None:  # every rank stops after the same step
+            trainer.interrupted = trainer.group.any(trainer.interrupted)
         if trainer.interrupted and _part_way(loader, steps, total):  # at the epoch's last step: finish the epoch
             bar.close()
             return None
         if progress and time.perf_counter() - shown >= REFRESH_S:  # the only reads of the device mid-epoch
             shown = time.perf_counter()
-            show(trainer.read(epoch))
+            show(trainer.read(epoch, combined=False))
     logs = trainer.read(epoch) if count else {}
     if progress and count:
         show(logs)
@@ -389,15 +419,19 @@ def _interrupted(trainer, callbacks, epoch, part_way):
     else:
         trainer.save_checkpoint(path, epoch + 1)
         where = f"after epoch {epoch + 1}"
-    print(f"interrupted {where}: saved {path}; train.resume(...) and fit continue from the next step")
+    if trainer.group is None or trainer.group.rank == 0:
+        print(f"interrupted {where}: saved {path}; train.resume(...) and fit continue from the next step")
 
 
-def _use_capture(capture_arg, model):
-    """fit's capture= choice: True / False, or 'auto' (on for cuda parameters)."""
+def _use_capture(capture_arg, model, group):
+    """fit's capture= choice: True / False, or 'auto' (on for cuda parameters, off across ranks)."""
     if capture_arg == "auto":
-        return any(p.device.type == "cuda" for p in model.parameters())
+        return group is None and any(p.device.type == "cuda" for p in model.parameters())
     if capture_arg not in (True, False):
         raise ValueError(f"fit: capture must be True, False or 'auto', got {capture_arg!r}")
+    if capture_arg and group is not None:
+        raise ValueError("fit: capture=True cannot record the gradient all-reduce of data-parallel training "
+                         "(a sharded DataLoader); use capture=False")
     return capture_arg
 
 
@@ -408,14 +442,19 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
     metrics: names of built-in metrics ('accuracy') and callables metric(outputs, labels) returning the
     batch's mean (a Tensor keeps it on the device; a number is a host sync) -- logged under __name__.
     capture=True records the training step once per batch shape and replays it (gd.capture: one CUDA
-    graph per step on cuda, recorded launches on emu; not on cpu); 'auto' turns it on for cuda."""
+    graph per step on cuda, recorded launches on emu; not on cpu); 'auto' turns it on for cuda.
+
+    Data-parallel (a DistributedDataParallel model and a DataLoader with shard=(rank, world)): every
+    rank calls fit; the logs are summed over the ranks, only rank 0 shows progress and writes
+    checkpoints, and a Ctrl-C stops every rank after the same step."""
     metric_names(metrics)
     if isinstance(scheduler, ReduceLROnPlateau) and val_data is None:
         raise ValueError("fit: ReduceLROnPlateau steps on the validation loss ('val_loss'): pass val_data, "
                          "or step the scheduler yourself")
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
+    progress = progress and (trainer.group is None or trainer.group.rank == 0)
     step_fn = _train_step(trainer)
-    if _use_capture(capture, model):
+    if _use_capture(capture, model, trainer.group):
         step_fn = gd_capture(step_fn, shapes="recapture")
     for cb in callbacks:
         cb.on_train_begin(trainer)

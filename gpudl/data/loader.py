@@ -22,10 +22,16 @@ Two ways to make a batch, with the same batches either way:
 
 `transform` then runs on the device, batch-wise, on the first array (the inputs), through the
 device's kernels (gpudl.data.transforms).
+
+Data parallelism (gpudl.distributed): with `shard=(rank, world)` a rank takes its part of every
+(global) batch: batch b's B positions are cut into `world` contiguous pieces of B // world or
+B // world + 1 positions, and rank r takes piece r.  Every rank has the same seed, so the ranks'
+shards are disjoint and together are exactly the batches one process would see; `len` and
+`state_dict` count global batches, the same on every rank.
 """
 import numpy as np
 
-from .. import backend, creation
+from .. import backend, checks, creation
 from ..cpu.data import feistel_keys, permutation
 from ..tensor import Tensor
 from .dataset import Dataset, collate
@@ -43,6 +49,29 @@ def _host_arrays(dataset):
     return dataset.get_batch(np.arange(len(dataset)))
 
 
+def shard_bounds(count, rank, world):
+    """[lo, hi): rank's contiguous piece of `count` positions cut into `world` near-equal pieces."""
+    small, extra = divmod(count, world)
+    lo = rank * small + min(rank, extra)
+    return lo, lo + small + (rank < extra)
+
+
+def _check_shard(shard, n, batch_size, drop_last):
+    """(rank, world) after checking that every batch gives every rank at least one sample."""
+    op = "DataLoader"
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise TypeError(f"{op}: shard must be (rank, world size), got {shard!r}")
+    rank, world = checks.integer(op, "shard rank", shard[0], 0), checks.integer(op, "shard world size", shard[1], 1)
+    if rank >= world:
+        raise ValueError(f"{op}: shard rank {rank} must be below the world size {world}")
+    last = n % batch_size
+    smallest = batch_size if drop_last or not last else last
+    if n and (n // batch_size if drop_last else n) and smallest < world:
+        raise ValueError(f"{op}: a batch of {smallest} samples cannot give each of {world} ranks one (dataset of {n}, "
+                         f"batch_size {batch_size}); use drop_last=True or a batch size of at least {world}")
+    return rank, world
+
+
 def _fits(device, nbytes):
     if device.type == "cuda":
         with device.activate():
@@ -58,16 +87,18 @@ class DataLoader:
     is None too, from gpudl's cpu generator (so `gd.manual_seed` makes runs repeatable).
     resident: 'auto' (keep an array-backed dataset on a cuda / emu device when it fits), True
     (always; ValueError where it cannot be) or False (copy each batch from the host).
+    shard: None, or (rank, world size): this rank's part of each batch of batch_size (see above).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, device=None,
-                 transform=None, seed=None, generator=None, resident="auto"):
+                 transform=None, seed=None, generator=None, resident="auto", shard=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if not any(resident is r for r in RESIDENT):
             raise ValueError(f"DataLoader: resident must be True, False or 'auto', got {resident!r}")
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last, self.transform = bool(shuffle), bool(drop_last), transform
+        self.shard = None if shard is None else _check_shard(shard, len(dataset), self.batch_size, self.drop_last)
         self.device = backend.device(device)
         if seed is None:
             seed = (generator if generator is not None else creation.generator("cpu")).integers(2**63)
@@ -120,8 +151,11 @@ class DataLoader:
         keys, n, size = self.keys(epoch), len(self.dataset), self.batch_size
         order = None if self.resident else permutation(None, n, keys)
         for b in range(start, len(self)):
-            count = min(size, n - b * size)
-            arrays = self._gather(keys, b * size, count) if self.resident else self._fetch(order[b * size:][:count])
+            lo, hi = 0, min(size, n - b * size)
+            if self.shard is not None:
+                lo, hi = shard_bounds(hi, *self.shard)
+            first = b * size + lo
+            arrays = self._gather(keys, first, hi - lo) if self.resident else self._fetch(order[first:first + hi - lo])
             batch = self._finish(arrays)
             self._position = (epoch, b + 1)
             yield batch
