@@ -29,7 +29,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import creation
+from . import creation, distributed
 from .capture import capture as gd_capture
 from .cpu.metrics import samples_of
 from .optim.lr_scheduler import ReduceLROnPlateau
@@ -249,8 +249,12 @@ class Trainer:
     def save_checkpoint(self, path, epoch, partial=None):
         """Everything needed to continue exactly: weights, optimizer, epoch, RNGs, history (and the
         running sums of `epoch` when it stopped part-way)."""
+        rng = json.dumps(creation.get_rng_state())
+        if self.group is not None:  # each rank's generators (their draws differ), as a JSON list in rank order
+            rng = self.group.gather_text(rng)
+            rng = rng and "[" + ",".join(rng) + "]"
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": epoch,
-                 "history": json.dumps(self.history.metrics), "rng": json.dumps(creation.get_rng_state())}
+                 "history": json.dumps(self.history.metrics), "rng": rng}
         if partial is not None:
             state["partial"] = partial
         if hasattr(self.train_loader, "state_dict"):
@@ -262,11 +266,14 @@ class Trainer:
 
 
 def resume(path, model, optimizer, train_loader=None, scheduler=None):
-    """Load a checkpoint written by `Checkpoint`; returns (start_epoch, History) for `fit`."""
+    """Load a checkpoint written by `Checkpoint`; returns (start_epoch, History) for `fit`.  A data-parallel
+    run's checkpoint holds each rank's generators: rank r takes entry r (entry r mod their number when the
+    world size changed)."""
     state = load(path)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    creation.set_rng_state(json.loads(state["rng"]))
+    rng = json.loads(state["rng"])
+    creation.set_rng_state(rng[distributed.get_rank() % len(rng)] if isinstance(rng, list) else rng)
     if train_loader is not None and "loader" in state:
         train_loader.load_state_dict(json.loads(state["loader"]))
     if scheduler is not None and "scheduler" in state:
@@ -303,7 +310,6 @@ def group_of(data):
     shard = getattr(data, "shard", None)
     if shard is None or shard[1] == 1:
         return None
-    from . import distributed
     group = distributed.get_group()
     if tuple(shard) != (group.rank, group.size):
         raise ValueError(f"a DataLoader with shard={tuple(shard)} on rank {group.rank} of {group.size}: "

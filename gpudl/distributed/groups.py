@@ -7,6 +7,7 @@ device or on host NumPy arrays, and counts its calls (`calls['all_reduce']`, ...
     broadcast(a, src)    a <- rank src's a
     barrier()            returns once every rank has called it
     any(flag)            True on every rank when flag is True on some rank
+    gather_text(s)       every rank's string, in rank order, on rank 0 (the checkpoint's RNG states)
 
 MPIGroup works on host buffers (mpi4py).  NumPy arrays (cpu, and emu, whose memory is host
 memory) go straight to MPI; CuPy arrays are staged through the host (copied down, reduced,
@@ -86,6 +87,19 @@ class MPIGroup:
     def any(self, flag):
         self.calls["any"] += 1
         return bool(self.comm.allreduce(int(bool(flag)), op=self.MPI.MAX))
+
+    def gather_text(self, text, root=0):
+        """Every rank's `text` as a list in rank order on rank `root` (None on the others)."""
+        self.calls["gather"] += 1
+        data = np.frombuffer(text.encode(), np.uint8)
+        sizes = np.zeros(self.size, np.int64)
+        self.comm.Allgather(np.array([data.size], np.int64), sizes)
+        out = np.empty(int(sizes.sum()), np.uint8) if self.rank == root else None
+        self.comm.Gatherv(data, [out, sizes, self.MPI.BYTE] if self.rank == root else None, root=root)
+        if self.rank != root:
+            return None
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        return [out[a:b].tobytes().decode() for a, b in zip(bounds[:-1], bounds[1:])]
 
     def abort(self, code=1):
         """End every rank at once (MPI_Abort): what a failing rank does instead of leaving the others waiting."""

@@ -142,14 +142,16 @@ def test_cli_error_on_every_rank_is_one_line_and_exits(tmp_path):
 
 
 def test_fit_stops_every_rank_at_the_same_step_and_resumes_exactly(tmp_path):
-    """A Ctrl-C that reaches rank 1 alone (in step 6 of 12) stops both ranks after that step (no hang); the
-    resumed run then ends with the weights and history of the uninterrupted one."""
+    """A Ctrl-C that reaches rank 1 alone (in step 6 of 12) stops the 3 ranks after that step (no hang); the
+    resumed run (each rank with its own generator back) ends with the weights and history of the uninterrupted one."""
     fit_worker = WORKER.with_name("worker_fit.py")
     for mode in ("straight", "interrupt", "resume"):
-        mpiexec(2, sys.executable, fit_worker, mode, tmp_path, timeout=120)
+        mpiexec(3, sys.executable, fit_worker, mode, tmp_path, timeout=120)
     straight, interrupted, resumed = (gd.load(tmp_path / f"{m}.npz") for m in ("straight", "interrupt", "resume"))
     assert int(straight["steps"]) == 12 and int(interrupted["steps"]) == 6 and int(resumed["steps"]) == 6
     for key, value in straight["model"].items():
         assert np.array_equal(resumed["model"][key], value), key
     history = [json.loads((tmp_path / f"{m}.json").read_text()) for m in ("straight", "resume")]
-    assert history[0] == history[1] and len(history[0]["loss"]) == 3
+    assert set(history[0]) == set(history[1]) and len(history[0]["loss"]) == 3
+    for key, values in history[0].items():  # the epoch cut by the interrupt sums its parts in another order
+        assert history[1][key] == pytest.approx(values, rel=1e-12), key
