@@ -40,6 +40,11 @@ def info():
         print(f"cupy {cupy.__version__}")
     except ImportError:
         print("cupy not installed")
+    try:
+        import mpi4py
+        print(f"mpi4py {mpi4py.__version__} (gpudl train --distributed under mpiexec)")
+    except ImportError:
+        print("mpi4py not installed (data-parallel training: pip install 'gpudl[mpi]')")
     print(_device_line(gd, gd.get_default_device()))
     if gd.cuda.is_available():
         print(f"cuda: {gd.cuda.device_count()} device(s)")

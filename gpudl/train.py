@@ -72,6 +72,7 @@ class History:
 METRICS = ("accuracy",)  # built-in metrics besides the loss (counted by kernels/metrics.cu)
 REFRESH_S = 0.5          # the progress bar reads the device at most this often
 _FIELDS = 5              # sums[:5]: loss * n, correct, samples, steps, first non-finite step
+_STEPS = 3
 
 
 def metric_names(metrics, what="fit"):
@@ -109,9 +110,9 @@ class Meter:
 
     def reset(self, state=None):
         """Zero the sums, or set them to `state` (from `state()`, to continue an interrupted epoch; with a
-        group the state holds every rank's sums, and rank 0 takes them)."""
-        if self.group is not None and self.group.rank != 0:
-            state = None
+        group the state holds every rank's sums: rank 0 takes them, the others only the step count)."""
+        if state is not None and self.group is not None and self.group.rank != 0:
+            state = np.where(np.arange(len(state)) == _STEPS, state, 0.0)
         with self.device.activate():
             if state is None:
                 self.device.kernels.fill(self.sums, 0.0)
@@ -121,13 +122,14 @@ class Meter:
 
     def state(self, combined=True):
         """The sums as one host float64 array (device sums, then the host ones): one sync; with a group
-        and `combined`, summed over the ranks (the first non-finite step: the earliest of any rank)."""
+        and `combined`, summed over the ranks (the steps, which every rank counts alike, are kept, and the
+        first non-finite step is the earliest of any rank's)."""
         sums = np.concatenate([Tensor._wrap(self.sums, self.device).numpy(), np.asarray(self.host_sums, np.float64)])
         if self.group is not None and combined:
-            bad = np.array([sums[_FIELDS - 1] or np.inf])
+            steps, bad = sums[_STEPS], np.array([sums[_STEPS + 1] or np.inf])
             self.group.all_reduce(sums, "sum")
             self.group.all_reduce(bad, "min")
-            sums[_FIELDS - 1] = 0 if np.isinf(bad[0]) else bad[0]
+            sums[_STEPS], sums[_STEPS + 1] = steps, 0 if np.isinf(bad[0]) else bad[0]
         return sums
 
     def add(self, loss, outputs, labels):
@@ -292,7 +294,8 @@ class _Interrupts:
         if self.trainer.interrupted:
             raise KeyboardInterrupt
         self.trainer.interrupted = True
-        print("\ninterrupt: stopping after this step (Ctrl-C again to abort at once, saving nothing)", flush=True)
+        if self.trainer.group is None or self.trainer.group.rank == 0:
+            print("\ninterrupt: stopping after this step (Ctrl-C again to abort at once, saving nothing)", flush=True)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -378,8 +381,8 @@ def _train_epoch(trainer, step_fn, epoch, epochs, metrics, progress):
     bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True, unit="batch",
                dynamic_ncols=True)
 
-    def show(logs):
-        rate = count / max(time.perf_counter() - start, 1e-9)
+    def show(logs):  # img/s of all ranks (this rank's count times their number)
+        rate = count * (trainer.group.size if trainer.group else 1) / max(time.perf_counter() - start, 1e-9)
         bar.set_postfix({**{k: f"{v:.4f}" for k, v in logs.items()}, "img/s": f"{rate:,.0f}"})
 
     for x, y in loader:

@@ -155,3 +155,9 @@ def test_fit_stops_every_rank_at_the_same_step_and_resumes_exactly(tmp_path):
     assert set(history[0]) == set(history[1]) and len(history[0]["loss"]) == 3
     for key, values in history[0].items():  # the epoch cut by the interrupt sums its parts in another order
         assert history[1][key] == pytest.approx(values, rel=1e-12), key
+
+
+def test_a_nan_loss_on_one_rank_names_its_step_and_ends_every_rank(tmp_path):
+    result = mpiexec(3, sys.executable, WORKER.with_name("worker_fit.py"), "nan", tmp_path, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "NonFiniteLossError: fit: loss became NaN or Inf at epoch 1, step 3" in result.stdout

@@ -2,7 +2,7 @@
 Ctrl-C that reaches only rank 1, then resumed.  The model has dropout, so each rank's generator
 matters (with 3 ranks the shards of the last batch differ, 4, 3, 3, and so do the ranks' draws).
 
-    mpiexec -n W python tests/distributed/worker_fit.py straight|interrupt|resume FOLDER
+    mpiexec -n W python tests/distributed/worker_fit.py straight|interrupt|resume|nan FOLDER
 """
 import json
 import os
@@ -33,6 +33,8 @@ def main(mode, folder):
         calls.append(1)
         if mode == "interrupt" and rank == 1 and len(calls) == INTERRUPT_AT:
             os.kill(os.getpid(), signal.SIGINT)  # only this rank is interrupted
+        if mode == "nan" and rank == 1 and len(calls) == 3:
+            return F.cross_entropy(out, y) * float("nan")  # rank 1's third loss; the others' turn NaN a step later
         return F.cross_entropy(out, y)
 
     start, history = 0, None
