@@ -75,6 +75,9 @@ class DistributedDataParallel(Module):
     def average_gradients(self):
         """All-reduce every bucket: each parameter's .grad becomes the samples-weighted mean over the ranks."""
         self._pending = False
+        if not self.samples:
+            raise RuntimeError("DistributedDataParallel: no training forward gave a batch size (pass the inputs "
+                               "as the first positional argument, a Tensor of the batch)")
         for bucket in self.buckets:
             self._average(bucket)
 

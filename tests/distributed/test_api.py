@@ -129,6 +129,11 @@ for m in (plain, wrapped):
     F.cross_entropy(m(xs), ys).backward()
 assert np.allclose(plain.weight.grad.numpy(), wrapped.module.weight.grad.numpy(), rtol=1e-6)
 print('calls:', dict(group.calls))
+fresh = dist.DistributedDataParallel(gd.nn.Linear(3, 2))
+try:
+    fresh(x=xs).sum().backward()
+except RuntimeError as e:
+    print('samples:', e)
 try:
     dist.destroy_process_group(); dist.init_process_group('nccl')
 except RuntimeError as e:
@@ -147,6 +152,7 @@ def test_a_world_of_one_without_mpiexec():
     assert "src: broadcast: src must be a rank in [0, 0], got 1" in printed
     assert "'broadcast': 2" in printed and "'all_reduce': 2" in printed  # weight and bias; mean and one bucket
     assert "nccl: init_process_group: backend 'nccl' needs a GPU per rank" in printed
+    assert "samples: DistributedDataParallel: no training forward gave a batch size" in printed
 
 
 NCCL_WORLD_OF_ONE = """
