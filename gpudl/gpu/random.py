@@ -11,12 +11,13 @@ import numpy as np
 from .. import checks
 from ..cpu.random import check_counters, check_state, draw_shape, keep_scale
 from ..emu.params import Strided
-from .loader import THREADS, blocks, check_device, empty, ints, launch, suffix
+from .loader import blocks, check_device, empty, ints, launch, suffix
 from .strides import element_strides, layout, layout_array
 
 __all__ = ["rng_uniform", "rng_normal", "dropout_forward"]
 
 FAMILY = "random"
+THREADS = 256  # RNG_THREADS in kernels/random.cu: a block stages exactly this many counters in shared memory
 FLOATS = (np.float32, np.float64)
 
 
@@ -37,7 +38,7 @@ def _draw(device, op, kernel, state, shape, per_counter):
     n = int(np.prod(shape, dtype=np.int64))
     out = empty(device, shape)
     step = -(-n // per_counter)
-    launch(device, FAMILY, kernel, (blocks(step),), (THREADS,), (state, out) + ints(n), f"shape {shape}")
+    launch(device, FAMILY, kernel, (blocks(step, THREADS),), (THREADS,), (state, out) + ints(n), f"shape {shape}")
     _advance(device, state, step, f"shape {shape}")
     return out
 
@@ -52,7 +53,8 @@ def philox4x32(device, counters, key):
     out = empty(device, counters.shape, np.uint32)
     k0, k1 = (np.uint32(int(k) & 0xFFFFFFFF) for k in key)
     m = counters.shape[0]
-    launch(device, FAMILY, op, (blocks(m),), (THREADS,), (counters, k0, k1, out) + ints(m), f"counters {(m, 4)}")
+    launch(device, FAMILY, op, (blocks(m, THREADS),), (THREADS,), (counters, k0, k1, out) + ints(m),
+           f"counters {(m, 4)}")
     return out
 
 
@@ -79,7 +81,7 @@ def dropout_forward(device, x, p, state):
     y, mask = empty(device, x.shape, x.dtype), empty(device, x.shape, x.dtype)
     step = -(-x.size // 4)
     shapes = f"x {tuple(x.shape)}, p {p}"
-    launch(device, FAMILY, kernel, (blocks(step),), (THREADS,),
+    launch(device, FAMILY, kernel, (blocks(step, THREADS),), (THREADS,),
            (state, Strided(x), layout_array(device, op, dims, strides), y, mask) + ints(x.size)
            + (np.float32(p), x.dtype.type(keep_scale(p))), shapes)
     _advance(device, state, step, shapes)
