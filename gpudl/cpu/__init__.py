@@ -8,6 +8,8 @@ accepts the other's forward.  One module per op family; the table is their union
 """
 from importlib import import_module
 
+from .heap import KEPT  # noqa: F401  (keeps freed memory for reuse: see heap.py)
+
 FAMILIES = ("activation", "pool", "conv2d", "elementwise", "reduce", "gemm", "softmax", "batchnorm", "random",
             "optim", "index", "data", "metrics")
 
