@@ -173,6 +173,8 @@ def train(args, explicit=()):
     from gpudl.nn import functional as F
     if args.resume:
         args = _resumed(args, explicit)
+    if args.distributed and args.capture:
+        raise SystemExit("gpudl train: --capture cannot record the gradient all-reduce of --distributed; drop one")
     group = _join(gd, args.device) if args.distributed else None
     main_rank = group is None or group.rank == 0
     say = print if main_rank else _quiet

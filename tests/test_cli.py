@@ -74,6 +74,7 @@ def test_help_shows_each_default():
     (["--model", "resnet"], 2, "argument --model: invalid choice: 'resnet'"),
     (["--device", "tpu"], 1, "--device tpu: "),
     (["--out", "/proc/gpudl-cannot-write-here"], 1, "--out /proc/gpudl-cannot-write-here: cannot create or write it"),
+    (["--distributed", "--capture"], 1, "--capture cannot record the gradient all-reduce of --distributed"),
 ])
 def test_user_errors_are_one_line_before_any_data_is_read(monkeypatch, capsys, tmp_path, argv, code, message):
     import gpudl.cli as cli
