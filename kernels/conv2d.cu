@@ -18,6 +18,7 @@
 //  (b) the *_tiled kernels are an implicit GEMM: each 16x16-thread block computes a 64x64
 //      tile of the product, staging 64x16 slices of both operands in shared memory; the col
 //      operand is gathered straight from x (or dY) while loading, so col never exists.
+//      Each operand is loaded along the index in which its memory is contiguous (coalesced).
 //      Each thread accumulates a 4x4 register sub-tile.  backward-weight sums over the long
 //      q axis, so it is split into gridDim.z chunks written to separate partial tiles that the
 //      host adds in a fixed order (split-K without atomics -> deterministic).
@@ -91,23 +92,37 @@ extern "C" __global__ void col2im(const float* __restrict__ col, float* __restri
 #define TDIM 16  // the block is TDIM x TDIM threads
 #define TM 4     // BM / TDIM rows per thread
 #define TN 4     // BN / TDIM columns per thread
+#define STAGE_PAD 2  // words after each row of a shared stage (see gemm_tile)
+
+// Element e of a BK x n stage: (kk, i) with consecutive e walking along k (along_k) or along i.
+template <bool along_k>
+__device__ __forceinline__ void stage_index(int e, int n, int* kk, int* i)
+{
+    *kk = along_k ? e % BK : e / n;
+    *i = along_k ? e / BK : e % n;
+}
 
 // C_tile += A[rows, k_begin:k_end] @ B[k_begin:k_end, cols] for this block's 64x64 tile.
 // Thread (tx, ty) owns rows row0 + ty + 16 i and columns col0 + tx + 16 j (i, j < 4), so a
 // warp reads 16 consecutive B values and 2 broadcast A values per step (no bank conflicts).
 // a(m, k) and b(k, q) are functors that gather the operands; out-of-range entries load 0.
+// Each is staged along its `along_k` index (consecutive threads read neighbouring addresses).
+// A stage row is 64 + STAGE_PAD = 66 words (2 mod 32): a warp walking along k stores 16 k x 2 rows
+// into banks 2 kk + i (all distinct), one walking along the row 32 consecutive words.
 template <class LoadA, class LoadB>
 __device__ void gemm_tile(const LoadA& a, const LoadB& b, int M, int Q, int k_begin, int k_end, int row0,
-                          int col0, float (*As)[BM + 1], float (*Bs)[BN], float acc[TM][TN])
+                          int col0, float (*As)[BM + STAGE_PAD], float (*Bs)[BN + STAGE_PAD], float acc[TM][TN])
 {
     int tx = threadIdx.x, ty = threadIdx.y, tid = ty * TDIM + tx;
     for (int k0 = k_begin; k0 < k_end; k0 += BK) {
         for (int e = tid; e < BM * BK; e += TDIM * TDIM) {
-            int kk = e % BK, m = e / BK;  // consecutive threads walk along k
+            int kk, m;
+            stage_index<LoadA::along_k>(e, BM, &kk, &m);
             As[kk][m] = (row0 + m < M && k0 + kk < k_end) ? a(row0 + m, k0 + kk) : 0.0f;
         }
         for (int e = tid; e < BK * BN; e += TDIM * TDIM) {
-            int qq = e % BN, kk = e / BN;  // consecutive threads walk along q
+            int kk, qq;
+            stage_index<LoadB::along_k>(e, BN, &kk, &qq);
             Bs[kk][qq] = (col0 + qq < Q && k0 + kk < k_end) ? b(k0 + kk, col0 + qq) : 0.0f;
         }
         __syncthreads();
@@ -124,12 +139,14 @@ __device__ void gemm_tile(const LoadA& a, const LoadB& b, int M, int Q, int k_be
 
 // Forward operands:  A = W viewed as (F, C*kh*kw),  B = col(x).
 struct WeightRows {
+    static constexpr bool along_k = true;  // w[f, k]: k is contiguous
     const float* w;
     int K;
     __device__ float operator()(int f, int k) const { return w[(size_t)f * K + k]; }
 };
 
 struct ImageCols {
+    static constexpr bool along_k = false;  // neighbouring q are neighbouring pixels
     const float* x;
     ConvShape s;
     __device__ float operator()(int k, int q) const { return col_value(x, s, k, q); }
@@ -139,6 +156,7 @@ struct ImageCols {
 //   A[c, r] = w[f, c, i, j],   B[r, q] = dY[n, f, oh, ow] where oh*sh - ph + i*dh = ih and
 //   ow*sw - pw + j*dw = iw (0 when no such output exists).
 struct WeightTaps {
+    static constexpr bool along_k = true;  // the taps r of one filter are contiguous
     const float* w;
     ConvShape s;
     __device__ float operator()(int c, int r) const
@@ -149,6 +167,7 @@ struct WeightTaps {
 };
 
 struct GradCols {
+    static constexpr bool along_k = false;  // neighbouring q (pixels) read neighbouring dY entries
     const float* gy;
     ConvShape s;
     __device__ float operator()(int r, int q) const
@@ -165,6 +184,7 @@ struct GradCols {
 
 // Backward-weight operands, with p = (n, oh, ow):  A[f, p] = dY[n, f, oh, ow],  B[p, k] = col[k, p].
 struct GradRows {
+    static constexpr bool along_k = true;  // dY[n, f, :, :]: p is contiguous
     const float* gy;
     ConvShape s;
     __device__ float operator()(int f, int p) const
@@ -175,6 +195,7 @@ struct GradRows {
 };
 
 struct ImageRows {
+    static constexpr bool along_k = true;  // neighbouring p are neighbouring pixels
     const float* x;
     ConvShape s;
     __device__ float operator()(int p, int k) const { return col_value(x, s, k, p); }
@@ -187,8 +208,8 @@ extern "C" __global__ void conv2d_forward_tiled(const float* __restrict__ x, con
                                                 int kw, int sh, int sw, int ph, int pw, int dh, int dw,
                                                 int OH, int OW, int has_bias)
 {
-    __shared__ float As[BK][BM + 1];
-    __shared__ float Bs[BK][BN];
+    __shared__ float As[BK][BM + STAGE_PAD];
+    __shared__ float Bs[BK][BN + STAGE_PAD];
     ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int K = C * kh * kw, Q = N * OH * OW, hw = OH * OW;
     int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
@@ -213,8 +234,8 @@ extern "C" __global__ void conv2d_backward_data_tiled(const float* __restrict__ 
                                                       int W, int F, int kh, int kw, int sh, int sw, int ph,
                                                       int pw, int dh, int dw, int OH, int OW)
 {
-    __shared__ float As[BK][BM + 1];
-    __shared__ float Bs[BK][BN];
+    __shared__ float As[BK][BM + STAGE_PAD];
+    __shared__ float Bs[BK][BN + STAGE_PAD];
     ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int R = F * kh * kw, Q = N * H * W, hw = H * W;
     int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN;
@@ -241,8 +262,8 @@ extern "C" __global__ void conv2d_backward_weight_tiled(const float* __restrict_
                                                         int kw, int sh, int sw, int ph, int pw, int dh, int dw,
                                                         int OH, int OW, int chunk)
 {
-    __shared__ float As[BK][BM + 1];
-    __shared__ float Bs[BK][BN];
+    __shared__ float As[BK][BM + STAGE_PAD];
+    __shared__ float Bs[BK][BN + STAGE_PAD];
     ConvShape s = make_shape(N, C, H, W, F, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW);
     int K = C * kh * kw, P = N * OH * OW;
     int p_begin = blockIdx.z * chunk, p_end = min(p_begin + chunk, P);

@@ -5,16 +5,56 @@ Forward kernels run one thread per output, backward kernels one thread per input
 deterministic without atomics.  argmax is int32, a flat index into each H*W input plane,
 the same convention as gpudl.cpu.  ceil_mode changes only OH, OW (computed here, in
 gpudl/cpu/geometry.py): the kernels clip every window to the input themselves.
+
+The max / avg forwards stage each block's input rows in shared memory (the scheme is in
+kernels/pool.cu); `tiling` picks the tile and its shared-memory size.
 """
 import numpy as np
 
 from ..cpu.geometry import adaptive_size, check_nchw, pool_geometry
-from .loader import THREADS, blocks, empty, float32_inputs, ints, launch
+from .loader import MAX_BLOCKS, THREADS, blocks, empty, float32_inputs, ints, launch
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
            "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward"]
 
 FAMILY = "pool"
+TILE_OUTPUTS = THREADS    # outputs a staged forward block aims at: about one per thread
+SHARED_LIMIT = 48 * 1024  # bytes of shared memory a block may take without opting in
+
+
+def _bank_step(sw):
+    """The residue mod 32 of the sub-grid size for stride sw: a warp's 32 copied pixels (phase
+    v % sw, virtual column v // sw for v = 32 m + lane) fall in distinct banks for odd sw (the
+    inverse of sw) and powers of two (32 / sw); other even strides keep 2-way conflicts, fewest with 3."""
+    if sw % 2:
+        return pow(sw, -1, 32)
+    if sw & (sw - 1) == 0:
+        return max(32 // sw, 1)
+    return 3
+
+
+def tiling(x_shape, kernel, stride, out_hw):
+    """(grid, shared bytes, int args tile_rows, tile_planes, subgrid) of the staged forwards:
+    tile_rows output rows of one plane or tile_planes whole planes (tile_rows = OH) per block,
+    about TILE_OUTPUTS outputs, within SHARED_LIMIT; tile_rows = 0 (the direct loop) when not
+    even one output row fits.  The sizes follow the layout of kernels/pool.cu."""
+    n, c, h, w = x_shape
+    (oh, ow), (kh, kw), (sh, sw) = out_hw, kernel, stride
+    planes, phases, halo = n * c, min(kh, sh) * min(kw, sw), (kh - 1) // sh
+    vw = ow + (kw - 1) // sw
+    words = SHARED_LIMIT // (4 * phases) - 31  # the most per sub-grid, before rounding up to the bank step
+    if oh * ow >= TILE_OUTPUTS:
+        rows, group = min(oh, -(-TILE_OUTPUTS // ow), words // vw - halo), 1
+    else:
+        rows, group = oh, min(planes, TILE_OUTPUTS // (oh * ow), words // ((oh + halo) * vw))
+        if group < 1:
+            rows, group = min(oh, words // vw - halo), 1
+    if rows < 1:
+        return (blocks(planes * oh * ow),), 0, ints(0, 0, 0)
+    size = group * (rows + halo) * vw
+    subgrid = size + (_bank_step(sw) - size) % 32
+    tiles = -(-planes // group) * -(-oh // rows)
+    return (min(tiles, MAX_BLOCKS),), 4 * phases * subgrid, ints(rows, group, subgrid)
 
 
 def _geometry_args(x_shape, kernel, stride, padding, out_hw):
@@ -37,9 +77,10 @@ def max_pool2d_forward(device, x, kernel_size, stride, padding, ceil_mode=False)
     (x,) = float32_inputs(device, op, x=x)
     y = empty(device, x.shape[:2] + out_hw)
     argmax = empty(device, y.shape, np.int32)
-    launch(device, FAMILY, op, (blocks(y.size),), (THREADS,),
-           (x, y, argmax) + _geometry_args(x.shape, kernel, stride, padding, out_hw),
-           f"x {x.shape}, kernel {kernel}, stride {stride}, padding {padding}")
+    grid, shared, tile = tiling(x.shape, kernel, stride, out_hw)
+    launch(device, FAMILY, op, grid, (THREADS,),
+           (x, y, argmax) + _geometry_args(x.shape, kernel, stride, padding, out_hw) + tile,
+           f"x {x.shape}, kernel {kernel}, stride {stride}, padding {padding}", shared)
     return y, argmax
 
 
@@ -67,9 +108,10 @@ def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pa
     kernel, stride, padding, out_hw = pool_geometry(op, x.shape, kernel_size, stride, padding, ceil_mode)
     (x,) = float32_inputs(device, op, x=x)
     y = empty(device, x.shape[:2] + out_hw)
-    launch(device, FAMILY, op, (blocks(y.size),), (THREADS,),
-           (x, y) + _geometry_args(x.shape, kernel, stride, padding, out_hw) + ints(bool(count_include_pad)),
-           f"x {x.shape}, kernel {kernel}, stride {stride}, padding {padding}")
+    grid, shared, tile = tiling(x.shape, kernel, stride, out_hw)
+    launch(device, FAMILY, op, grid, (THREADS,),
+           (x, y) + _geometry_args(x.shape, kernel, stride, padding, out_hw) + ints(bool(count_include_pad)) + tile,
+           f"x {x.shape}, kernel {kernel}, stride {stride}, padding {padding}", shared)
     return y
 
 

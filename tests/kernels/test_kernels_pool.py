@@ -86,6 +86,42 @@ def test_avg_pool2d_matches_reference(device, case, count_include_pad, rng):
             np.testing.assert_allclose(host(gx), gx_ref, **tolerance(dtype))
 
 
+# (TILE_OUTPUTS, SHARED_LIMIT, MAX_BLOCKS) of gpudl/gpu/pool.py forcing each path of the staged forwards
+TILINGS = {"row_tiles_grid_stride": (32, 48 * 1024, 3), "plane_tiles": (256, 48 * 1024, 2),
+           "small_shared": (256, 700, 65535), "direct": (256, 64, 65535)}
+TILED_CASES = [(2, 3, 30, 37, 3, 2, 1, False), (1, 2, 40, 21, 2, 2, 0, True),
+               (3, 5, 9, 11, (2, 3), (1, 2), (1, 1), False), (2, 4, 7, 12, (3, 1), (3, 3), (1, 0), True)]
+
+
+@pytest.mark.parametrize("tiling", TILINGS)
+def test_pool_forward_tilings_match_reference(kernel_device, tiling, monkeypatch, rng):
+    from gpudl.cpu.geometry import pool_geometry
+    from gpudl.gpu import pool
+    dev = gpudl.device(kernel_device)
+    for name, value in zip(("TILE_OUTPUTS", "SHARED_LIMIT", "MAX_BLOCKS"), TILINGS[tiling]):
+        monkeypatch.setattr(pool, name, value)
+    seen = set()
+    for n, c, h, w, k, s, p, ceil in TILED_CASES:
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        x[0, 0, :2] = 1.0  # ties: the first maximum wins
+        kernel, stride, _, out_hw = pool_geometry("test", x.shape, k, s, p, ceil)
+        (blocks,), _, (rows, group, _) = pool.tiling(x.shape, kernel, stride, out_hw)
+        seen.add("direct" if rows == 0 else "rows" if rows < out_hw[0] else "planes" if group > 1 else "plane")
+        if rows and -(-n * c // group) * -(-out_hw[0] // rows) > blocks:
+            seen.add("grid_stride")  # more tiles than blocks
+        y_ref, arg_ref = max_pool_ref(x, k, s, p, ceil)
+        for order in thread_orders(dev):
+            with order():
+                y, arg = pool.max_pool2d_forward(dev, put(dev, x), k, s, p, ceil)
+                avg = pool.avg_pool2d_forward(dev, put(dev, x), k, s, p, False, ceil)
+            np.testing.assert_array_equal(host(arg), arg_ref)
+            np.testing.assert_allclose(host(y), y_ref, **tolerance(np.float32))
+            np.testing.assert_allclose(host(avg), avg_pool_ref(x, k, s, p, False, ceil), **tolerance(np.float32))
+    expected = {"row_tiles_grid_stride": {"rows", "grid_stride"}, "plane_tiles": {"planes", "grid_stride"},
+                "small_shared": {"rows"}, "direct": {"direct"}}[tiling]
+    assert expected <= seen and (tiling != "direct" or seen == expected)
+
+
 # (N, C, H, W, output_size, (OH, OW)): divisible, not divisible, None entries, identity, more outputs than inputs
 ADAPTIVE = [
     (1, 1, 5, 5, 1, (1, 1)),
