@@ -18,7 +18,9 @@
 // The tile loads stay coalesced for every layout: an operand whose stride along k is 1 is
 // read by consecutive threads walking k, one whose stride along m (for A) or n (for B) is 1
 // by threads walking that axis; the unit stride is a template constant.  Neither stride 1 is
-// the general fallback (both strides from the arguments).  Entry points gemm_<A><B>_<dtype>,
+// the general fallback (both strides from the arguments, threads walking the axis of the
+// smaller one).  Shared rows hold TILE + PAD = 66 elements (2 mod 32), so a warp walking
+// k stores its 16 k x 2 rows into distinct banks.  Entry points gemm_<A><B>_<dtype>,
 // with the BLAS letters for each operand:
 //   A: n = k-stride 1 (row-major),  t = m-stride 1 (a transposed row-major matrix),  s = strided
 //   B: n = n-stride 1 (row-major),  t = k-stride 1 (a transposed row-major matrix),  s = strided
@@ -32,7 +34,7 @@
 #define TDIM 16  // the block is TDIM x TDIM threads
 #define TM 4     // TILE / TDIM rows per thread
 #define TN 4     // TILE / TDIM columns per thread
-#define PAD 1    // pads the shared rows so threads walking k hit distinct banks
+#define PAD 2    // pads the shared rows to 2 mod 32 so threads walking k hit distinct banks
 
 // One operand viewed as X(i, k), i = m for A and n for B: element at x[i * si + k * sk].
 // K_UNIT / I_UNIT say that sk / si is 1 (then the argument is ignored).
@@ -47,14 +49,20 @@ struct Operand {
         return x[(long long)i * (I_UNIT ? 1 : si) + (long long)k * (K_UNIT ? 1 : sk)];
     }
 
+    // Whether consecutive threads walk k: its stride is 1, or (neither being 1) the smaller one.
+    __device__ __forceinline__ bool along_k() const
+    {
+        return K_UNIT || (!I_UNIT && (sk < 0 ? -sk : sk) < (si < 0 ? -si : si));
+    }
+
     // S[kk][ii] = X(i0 + ii, k0 + kk) for the 64 x 16 slice at (i0, k0), 0 outside X.
-    // Consecutive threads walk k when its stride is 1 and i otherwise.
     __device__ __forceinline__ void load(T (*S)[TILE + PAD], int i0, int k0) const
     {
         int tid = threadIdx.y * TDIM + threadIdx.x;
+        bool walk_k = along_k();
         for (int e = tid; e < TILE * BK; e += TDIM * TDIM) {
-            int kk = K_UNIT ? e % BK : e / TILE;
-            int ii = K_UNIT ? e / BK : e % TILE;
+            int kk = walk_k ? e % BK : e / TILE;
+            int ii = walk_k ? e / BK : e % TILE;
             int i = i0 + ii, k = k0 + kk;
             S[kk][ii] = (i < rows && k < K) ? at(i, k) : T(0);
         }
