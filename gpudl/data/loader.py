@@ -64,9 +64,9 @@ def _check_shard(shard, n, batch_size, drop_last):
     rank, world = checks.integer(op, "shard rank", shard[0], 0), checks.integer(op, "shard world size", shard[1], 1)
     if rank >= world:
         raise ValueError(f"{op}: shard rank {rank} must be below the world size {world}")
-    last = n % batch_size
-    smallest = batch_size if drop_last or not last else last
-    if n and (n // batch_size if drop_last else n) and smallest < world:
+    batches = n // batch_size if drop_last else -(-n // batch_size)
+    smallest = batch_size if drop_last or not n % batch_size else n % batch_size
+    if batches and smallest < world:
         raise ValueError(f"{op}: a batch of {smallest} samples cannot give each of {world} ranks one (dataset of {n}, "
                          f"batch_size {batch_size}); use drop_last=True or a batch size of at least {world}")
     return rank, world

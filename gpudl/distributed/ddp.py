@@ -19,8 +19,6 @@ statistics and keeps its own running averages; rank 0's are the ones checkpointe
 state_dict() and load_state_dict() are the wrapped module's (no 'module.' prefix), so a
 checkpoint of a distributed run loads into the plain model.
 """
-import numpy as np
-
 from .. import checks
 from ..nn.module import Module
 from ..tensor import Tensor, is_grad_enabled, queue_callback
@@ -103,5 +101,5 @@ class DistributedDataParallel(Module):
         return self
 
     def extra_repr(self):
-        sizes = [int(np.sum([p.size for p in b])) for b in self.buckets]
+        sizes = [sum(p.size for p in b) for b in self.buckets]
         return f"ranks={self.group.size}, backend={self.group.backend}, buckets={sizes}"
