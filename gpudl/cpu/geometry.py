@@ -38,6 +38,14 @@ def check_nchw(op, name, shape):
         raise ValueError(f"{op}: expected a 4-D {name} (N, C, H, W), got shape {tuple(shape)}")
 
 
+def check_pool_grad_y(op, grad_y, x_shape, out_hw):
+    """ValueError unless a pooling backward's grad_y is (N, C) of x followed by (OH, OW)."""
+    check_nchw(op, "grad_y", grad_y.shape)
+    expected = tuple(x_shape[:2]) + tuple(out_hw)
+    if tuple(grad_y.shape) != expected:
+        raise ValueError(f"{op}: grad_y {tuple(grad_y.shape)} must be {expected} for x of shape {tuple(x_shape)}")
+
+
 def _is_pair_of_pairs(value):
     return isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (tuple, list)) for v in value)
 

@@ -19,7 +19,7 @@ Every pass is a loop over the kh*kw taps, each one strided slab of the padded in
 """
 import numpy as np
 
-from .geometry import adaptive_size, check_nchw, pool_geometry
+from .geometry import adaptive_size, check_pool_grad_y, pool_geometry
 from .windows import pad_nchw, tap, unpad, window_padding
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
@@ -114,19 +114,12 @@ def avg_pool2d_forward(device, x, kernel_size, stride, padding, count_include_pa
     return y
 
 
-def _check_grad_y(op, grad_y, x_shape, out_hw):
-    check_nchw(op, "grad_y", grad_y.shape)
-    if grad_y.shape != tuple(x_shape[:2]) + out_hw:
-        raise ValueError(f"{op}: grad_y {grad_y.shape} must be {tuple(x_shape[:2]) + out_hw} "
-                         f"for x of shape {tuple(x_shape)}")
-
-
 def avg_pool2d_backward(device, grad_y, x_shape, kernel_size, stride, padding, count_include_pad=True,
                         ceil_mode=False):
     """dL/dx (x_shape): each window spreads dL/dy / d over its pixels."""
     op = "avg_pool2d_backward"
     (kh, kw), stride, padding, out_hw = pool_geometry(op, x_shape, kernel_size, stride, padding, ceil_mode)
-    _check_grad_y(op, grad_y, x_shape, out_hw)
+    check_pool_grad_y(op, grad_y, x_shape, out_hw)
     g = grad_y / _divisor(x_shape, (kh, kw), stride, padding, out_hw, count_include_pad, grad_y.dtype)
     (top, bottom), (left, right) = window_padding(x_shape, (kh, kw), stride, padding, out_hw)
     n, c, h, w = x_shape
@@ -156,7 +149,7 @@ def adaptive_avg_pool2d_backward(device, grad_y, x_shape, output_size):
     """dL/dx (x_shape) = A_h^T (dL/dy) A_w per plane."""
     op = "adaptive_avg_pool2d_backward"
     out_hw = adaptive_size(op, x_shape, output_size)
-    _check_grad_y(op, grad_y, x_shape, out_hw)
+    check_pool_grad_y(op, grad_y, x_shape, out_hw)
     a_h = _adaptive_matrix(x_shape[2], out_hw[0], grad_y.dtype)
     a_w = _adaptive_matrix(x_shape[3], out_hw[1], grad_y.dtype)
     return np.ascontiguousarray(np.matmul(np.matmul(a_h.T, grad_y), a_w))

@@ -11,7 +11,7 @@ kernels/pool.cu); `tiling` picks the tile and its shared-memory size.
 """
 import numpy as np
 
-from ..cpu.geometry import adaptive_size, check_nchw, pool_geometry
+from ..cpu.geometry import adaptive_size, check_pool_grad_y, pool_geometry
 from .loader import MAX_BLOCKS, THREADS, blocks, empty, float32_inputs, ints, launch
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
@@ -63,13 +63,6 @@ def _geometry_args(x_shape, kernel, stride, padding, out_hw):
     return ints(n * c, h, w, *out_hw, *kernel, *stride, *padding)
 
 
-def _check_grad_y(op, grad_y, x_shape, out_hw):
-    check_nchw(op, "grad_y", grad_y.shape)
-    expected = tuple(x_shape[:2]) + out_hw
-    if tuple(grad_y.shape) != expected:
-        raise ValueError(f"{op}: grad_y {grad_y.shape} must be {expected} for x of shape {tuple(x_shape)}")
-
-
 def max_pool2d_forward(device, x, kernel_size, stride, padding, ceil_mode=False):
     """(y, argmax int32), both (N, C, OH, OW)."""
     op = "max_pool2d_forward"
@@ -89,7 +82,7 @@ def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, pa
     op = "max_pool2d_backward"
     x_shape = tuple(x_shape)
     kernel, stride, padding, out_hw = pool_geometry(op, x_shape, kernel_size, stride, padding, ceil_mode)
-    _check_grad_y(op, grad_y, x_shape, out_hw)
+    check_pool_grad_y(op, grad_y, x_shape, out_hw)
     if tuple(argmax.shape) != tuple(grad_y.shape):
         raise ValueError(f"{op}: argmax {argmax.shape} must match grad_y {grad_y.shape}")
     (grad_y,) = float32_inputs(device, op, grad_y=grad_y)
@@ -121,7 +114,7 @@ def avg_pool2d_backward(device, grad_y, x_shape, kernel_size, stride, padding, c
     op = "avg_pool2d_backward"
     x_shape = tuple(x_shape)
     kernel, stride, padding, out_hw = pool_geometry(op, x_shape, kernel_size, stride, padding, ceil_mode)
-    _check_grad_y(op, grad_y, x_shape, out_hw)
+    check_pool_grad_y(op, grad_y, x_shape, out_hw)
     (grad_y,) = float32_inputs(device, op, grad_y=grad_y)
     grad_x = empty(device, x_shape)
     launch(device, FAMILY, op, (blocks(grad_x.size),), (THREADS,),
@@ -147,7 +140,7 @@ def adaptive_avg_pool2d_backward(device, grad_y, x_shape, output_size):
     op = "adaptive_avg_pool2d_backward"
     x_shape = tuple(x_shape)
     out_hw = adaptive_size(op, x_shape, output_size)
-    _check_grad_y(op, grad_y, x_shape, out_hw)
+    check_pool_grad_y(op, grad_y, x_shape, out_hw)
     (grad_y,) = float32_inputs(device, op, grad_y=grad_y)
     grad_x = empty(device, x_shape)
     n, c, h, w = x_shape
