@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from . import parallel
 from .geometry import ACTIVATIONS, act_code, check_bias, check_same_dtype
 
 __all__ = ["bias_act_forward", "bias_act_backward"]
@@ -36,17 +37,17 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def _pre_activation(op, x, bias):
-    """(z, fresh): z = x + b (bias along axis 1) as a new array, or x itself when there is no bias.
-
-    `fresh` says whether z may be overwritten: the activations then work in place, so each
-    costs one pass over memory (NumPy ops are memory-bound here) and no extra allocation.
-    """
+def _channels_first(op, x, bias):
+    """x as an array with channels on axis 1 (a 1-D x is one row) after checking dtypes and bias."""
     check_same_dtype(op, x=x, bias=bias)
-    if bias is None:
-        return x, False
-    check_bias(op, x.shape, bias.shape)
-    return x + bias.reshape(bias.shape + (1,) * (x.ndim - 2)), True
+    if bias is not None:
+        check_bias(op, x.shape, bias.shape)
+    return x.reshape((1,) + x.shape) if x.ndim == 1 else x
+
+
+def _bias_slice(bias, lo, hi, ndim):
+    """bias[lo:hi] broadcastable against axis 1 of an ndim array (None without a bias)."""
+    return None if bias is None else bias[lo:hi].reshape((-1,) + (1,) * (ndim - 2))
 
 
 def _sigmoid(z, out=None):
@@ -97,15 +98,28 @@ def _value(name, z, out, slope, threshold):
     return _softplus(z, slope, threshold)
 
 
+def activate_into(z, out, name, slope=0.01, threshold=20.0):
+    """out <- f(z) for activation `name` (z may be out itself); returns out."""
+    y = z if name == "identity" else _value(name, z, out, slope, threshold)
+    if y is not out:
+        np.copyto(out, y, casting="same_kind")
+    return out
+
+
 def bias_act_forward(device, x, bias, act, slope=0.01, threshold=20.0):
-    """y = f(x + b); returns a new array of x's dtype."""
+    """y = f(x + b), a new array of x's dtype, by pieces of the channels on the cpu threads."""
     name = ACTIVATIONS[act_code("bias_act_forward", act)]
-    z, fresh = _pre_activation("bias_act_forward", x, bias)
-    if name == "identity":
-        y = z if fresh else x.copy()
-    else:
-        y = _value(name, z, z if fresh else None, slope, threshold)  # write into z only when it is ours
-    return y.astype(x.dtype, copy=False)
+    x2 = _channels_first("bias_act_forward", x, bias)
+    y = np.empty_like(x2)
+
+    def piece(lo, hi):
+        z, out = x2[:, lo:hi], y[:, lo:hi]
+        if bias is not None:
+            z = np.add(z, _bias_slice(bias, lo, hi, x2.ndim), out=out)
+        activate_into(z, out, name, slope, threshold)
+
+    parallel.over(x2.shape[1], x2.size, piece)
+    return y.reshape(x.shape)
 
 
 def _derivative(name, z, slope, threshold):
@@ -138,17 +152,26 @@ def _derivative(name, z, slope, threshold):
 
 
 def bias_act_backward(device, grad_y, x, bias, act, slope=0.01, threshold=20.0):
-    """(dL/dx, dL/db or None) given dL/dy and the pre-bias input x."""
+    """(dL/dx, dL/db or None) given dL/dy and the pre-bias input x, by pieces of the channels."""
     name = ACTIVATIONS[act_code("bias_act_backward", act)]
     if grad_y.shape != x.shape:
         raise ValueError(f"bias_act_backward: grad_y shape {grad_y.shape} differs from x shape {x.shape}")
-    z, _ = _pre_activation("bias_act_backward", x, bias)
-    if name == "identity":
-        grad_x = grad_y.astype(x.dtype, copy=True)
-    else:  # f'(z) is a new array: multiply dL/dy into it
-        grad_x = _derivative(name, z, slope, threshold).astype(x.dtype, copy=False)
-        np.multiply(grad_x, grad_y, out=grad_x, dtype=x.dtype)
-    if bias is None:
-        return grad_x, None
-    axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()
-    return grad_x, grad_x.sum(axis=axes)
+    x2 = _channels_first("bias_act_backward", x, bias)
+    g2 = grad_y.reshape(x2.shape)
+    grad_x = np.empty_like(x2)
+    grad_b = None if bias is None else np.empty_like(bias)
+    axes = (0,) + tuple(range(2, x2.ndim))
+
+    def piece(lo, hi):
+        z, g, out = x2[:, lo:hi], g2[:, lo:hi], grad_x[:, lo:hi]
+        if bias is not None:
+            z = z + _bias_slice(bias, lo, hi, x2.ndim)
+        if name == "identity":
+            np.copyto(out, g, casting="same_kind")
+        else:
+            np.multiply(_derivative(name, z, slope, threshold), g, out=out, dtype=x.dtype, casting="same_kind")
+        if grad_b is not None:
+            np.sum(out, axis=axes, out=grad_b[lo:hi])
+
+    parallel.over(x2.shape[1], 3 * x2.size, piece)
+    return grad_x.reshape(x.shape), grad_b

@@ -16,6 +16,7 @@ of kernels/batchnorm.cu).  Per channel c, over its n = N L or N H W values:
 """
 import numpy as np
 
+from . import parallel
 from .geometry import check_same_dtype
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
@@ -82,44 +83,62 @@ def _axes(x):
 def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps,
                        num_batches_tracked=None):
     """(y, mean, invstd), each channel normalised; when training, the counter and the running stats
-    are updated in place."""
+    are updated in place.  Channels are independent: pieces of them run on the cpu threads."""
     op = "batch_norm_forward"
     check_same_dtype(op, x=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     n, channels, h, w = check_forward(op, x, weight, bias, running_mean, running_var, training)
     check_counter(op, training, momentum, running_mean, num_batches_tracked)
     t = x.dtype.type
-    if training:
-        mean = x.mean(axis=_axes(x))
-        var = np.square(x - _per_channel(mean, x.ndim)).mean(axis=_axes(x))
-        if num_batches_tracked is not None:
-            np.add(num_batches_tracked, 1, out=num_batches_tracked)
-        if running_mean is not None:
-            count = n * h * w
-            m = t(1) / t(num_batches_tracked) if momentum is None else t(momentum)
-            running_mean[...] = (t(1) - m) * running_mean + m * mean
-            running_var[...] = (t(1) - m) * running_var + m * var * (t(count) / t(count - 1))
-    else:
-        mean, var = running_mean.copy(), running_var
-    invstd = t(1) / np.sqrt(var + t(eps))
-    scale = invstd if weight is None else invstd * weight
-    y = (x - _per_channel(mean, x.ndim)) * _per_channel(scale, x.ndim)
-    if bias is not None:
-        y += _per_channel(bias, x.ndim)
+    if training and num_batches_tracked is not None:
+        np.add(num_batches_tracked, 1, out=num_batches_tracked)
+    m = None  # the running stats' momentum
+    if training and running_mean is not None:
+        m = t(1) / t(num_batches_tracked) if momentum is None else t(momentum)
+    count = n * h * w
+    y = np.empty_like(x)
+    mean, invstd = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
+
+    def piece(lo, hi):
+        xs, c = x[:, lo:hi], slice(lo, hi)
+        if training:
+            mean[c] = xs.mean(axis=_axes(x))
+            var = np.square(xs - _per_channel(mean[c], x.ndim)).mean(axis=_axes(x))
+            if running_mean is not None:
+                running_mean[c] = (t(1) - m) * running_mean[c] + m * mean[c]
+                running_var[c] = (t(1) - m) * running_var[c] + m * var * (t(count) / t(count - 1))
+        else:
+            mean[c], var = running_mean[c], running_var[c]
+        invstd[c] = t(1) / np.sqrt(var + t(eps))
+        scale = invstd[c] if weight is None else invstd[c] * weight[c]
+        ys = np.multiply(xs - _per_channel(mean[c], x.ndim), _per_channel(scale, x.ndim), out=y[:, lo:hi])
+        if bias is not None:
+            ys += _per_channel(bias[c], x.ndim)
+
+    parallel.over(channels, 4 * x.size, piece)
     return y, mean, invstd
 
 
 def batch_norm_backward(device, g, x, weight, mean, invstd, training):
-    """(dx, dgamma, dbeta); weight None is gamma = 1 (dgamma and dbeta are returned anyway)."""
+    """(dx, dgamma, dbeta); weight None is gamma = 1 (dgamma and dbeta are returned anyway).  By pieces
+    of the channels, as the forward."""
     op = "batch_norm_backward"
     check_same_dtype(op, g=g, x=x, weight=weight, mean=mean, invstd=invstd)
     n, channels, h, w = check_backward(op, g, x, weight, mean, invstd)
-    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
-    gbias = g.sum(axis=_axes(x))
-    gweight = (g * xhat).sum(axis=_axes(x))
-    scale = invstd if weight is None else weight * invstd
-    if not training:
-        return g * _per_channel(scale, x.ndim), gweight, gbias
-    count = n * h * w
-    t = x.dtype.type
-    inner = t(count) * g - _per_channel(gbias, x.ndim) - xhat * _per_channel(gweight, x.ndim)
-    return _per_channel(scale / t(count), x.ndim) * inner, gweight, gbias
+    count, t = n * h * w, x.dtype.type
+    grad_x = np.empty_like(x)
+    gweight, gbias = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
+
+    def piece(lo, hi):
+        gs, xs, c = g[:, lo:hi], x[:, lo:hi], slice(lo, hi)
+        xhat = (xs - _per_channel(mean[c], x.ndim)) * _per_channel(invstd[c], x.ndim)
+        gbias[c] = gs.sum(axis=_axes(x))
+        gweight[c] = (gs * xhat).sum(axis=_axes(x))
+        scale = invstd[c] if weight is None else weight[c] * invstd[c]
+        if not training:
+            np.multiply(gs, _per_channel(scale, x.ndim), out=grad_x[:, lo:hi])
+            return
+        inner = t(count) * gs - _per_channel(gbias[c], x.ndim) - xhat * _per_channel(gweight[c], x.ndim)
+        np.multiply(_per_channel(scale / t(count), x.ndim), inner, out=grad_x[:, lo:hi])
+
+    parallel.over(channels, 6 * x.size, piece)
+    return grad_x, gweight, gbias

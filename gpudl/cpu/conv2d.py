@@ -12,12 +12,16 @@ With col[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]  (C*kh
     backward-data    dcol = W^T dY,   dx = col2im(dcol)   (the transpose of im2col: a sum)
     backward-weight  dW^T = col dY^T
 
-im2col is kh*kw slab copies (one strided view per kernel tap) into a reused buffer, or
+Copies are np.copyto rather than `a[...] = b`: NumPy holds the GIL in the latter, which
+would serialise the threads.  im2col is kh*kw slab copies (one strided view per kernel tap) into a reused buffer, or
 kw + kh longer ones for tall kernels (see _im2col); col2im is the same loop with +=, on
 "wide" rows when the stride is 1 (see _col2im_wide).  The forward's col is kept for the weight
 gradient of the same input (see _columns): the backward skips one im2col per layer, at the cost
 of one col buffer per layer geometry (LeNet-5 at batch 128: 10 MB + 8 MB; the reference CNN: 4 MB
 + 29 MB).
+Each pass runs in pieces on the cpu threads (gpudl/cpu/parallel.py): the forward and backward-data
+by images of the batch, backward-weight by rows of col; no piece sums what another one sums, so
+the result is the same with one thread or many.
 The `algo` argument exists for signature parity with gpudl.gpu and is ignored: NumPy
 always uses im2col.
 """
@@ -26,15 +30,16 @@ import weakref
 
 import numpy as np
 
-from .geometry import check_conv_bias, check_nchw, check_same_dtype, conv_geometry, top_left
+from . import parallel
+from .geometry import check_conv_bias, check_nchw, check_same_dtype, conv_geometry
 from .scratch import scratch
-from .windows import pad_nchw, tap, unpad
+from .windows import pad_nchw, tap
 
 __all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
 
 
-def _im2col(x, kernel, stride, padding, dilation, out_hw, name="col"):
-    """col (C*kh*kw, N*OH*OW) of x, in the scratch buffer `name`.
+def _im2col(x, kernel, stride, padding, dilation, out_hw, col):
+    """Fill col (C, kh, kw, N, OH, OW) with x's columns: col[c, i, j, n, oh, ow] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
     One strided copy per tap moves OH*OW values in rows of OW, and NumPy's per-row cost
     dominates rows that short.  With stride 1 in height and tall kernels (kh > 3: the 5x5
@@ -48,33 +53,47 @@ def _im2col(x, kernel, stride, padding, dilation, out_hw, name="col"):
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
     xpad = pad_nchw(x, padding)
-    col = scratch(name, (c, kh, kw, n, oh, ow), x.dtype)
     if sh == 1 and kh > 3:
         xw = scratch("xw", (c, kw, n, xpad.shape[2], ow), x.dtype)
         for j in range(kw):
-            xw[:, j] = xpad[:, :, :, j * dw:j * dw + sw * (ow - 1) + 1:sw].transpose(1, 0, 2, 3)
+            np.copyto(xw[:, j], xpad[:, :, :, j * dw:j * dw + sw * (ow - 1) + 1:sw].transpose(1, 0, 2, 3))
         for i in range(kh):
-            col[:, i] = xw[:, :, :, i * dh:i * dh + oh]
+            np.copyto(col[:, i], xw[:, :, :, i * dh:i * dh + oh])
     else:
         for i in range(kh):
             for j in range(kw):
-                col[:, i, j] = tap(xpad, i, j, stride, out_hw, dilation).transpose(1, 0, 2, 3)
-    return col.reshape(c * kh * kw, n * oh * ow)
+                np.copyto(col[:, i, j], tap(xpad, i, j, stride, out_hw, dilation).transpose(1, 0, 2, 3))
 
+
+ROWS_PER_PIECE = 128  # rows of col per piece of the weight gradient (see conv2d_backward_weight)
 
 _kept = threading.local()  # .cols: geometry -> (weakref to x, x's col): the last forward's columns
 
 
-def _columns(x, kernel, stride, padding, dilation, out_hw, reuse):
-    """im2col of x in a buffer per layer geometry; with `reuse` (the weight gradient) the columns
-    already there when the last forward of this geometry was on this very array x (autograd does not
-    change a saved input between forward and backward; a forward always recomputes)."""
+def _columns(x, kernel, stride, padding, dilation, out_hw, reuse, piece=None):
+    """col (C*kh*kw, N*OH*OW) of x in a buffer per layer geometry, filled by batch pieces in parallel.
+
+    With `reuse` (the weight gradient) the columns already there are returned when the last forward
+    of this geometry was on this very array x (autograd does not change a saved input between
+    forward and backward; a forward always recomputes).  `piece(lo, hi, part)`, when given, runs
+    right after images lo..hi-1 are in `part` (their columns, a 2-D view of col), in the same thread.
+    """
     key = (x.shape, x.dtype.str, tuple(kernel), stride, padding, dilation)
     cols = _kept.__dict__.setdefault("cols", {})
     ref, col = cols.get(key, (None, None))
     if reuse and ref is not None and ref() is x:
         return col
-    col = _im2col(x, kernel, stride, padding, dilation, out_hw, name=f"col{key}")
+    n, c = x.shape[:2]
+    col = scratch(f"col{key}", (c,) + tuple(kernel) + (n,) + out_hw, x.dtype)
+    rows, per_image = c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
+
+    def fill(lo, hi):
+        _im2col(x[lo:hi], kernel, stride, padding, dilation, out_hw, col[:, :, :, lo:hi])
+        if piece is not None:
+            piece(lo, hi, col.reshape(rows, n * per_image)[:, lo * per_image:hi * per_image])
+
+    parallel.over(n, 2 * col.size, fill)
+    col = col.reshape(rows, n * per_image)
     cols[key] = (weakref.ref(x), col)
     return col
 
@@ -95,36 +114,44 @@ def _check_grad_y(op, grad_y, x_shape, w_shape, out_hw):
 
 
 def conv2d_forward(device, x, w, b, stride, padding, dilation=1, algo=None):
-    """y (N, F, OH, OW) = conv(x, w) + b."""
+    """y (N, F, OH, OW) = conv(x, w) + b, by batch pieces: each piece's columns, product and bias in one thread."""
     op = "conv2d_forward"
     stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w.shape, stride, padding, dilation)
     check_same_dtype(op, x=x, w=w, b=b)
     check_conv_bias(op, w.shape, None if b is None else b.shape)
     n, f = x.shape[0], w.shape[0]
-    col = _columns(x, w.shape[2:], stride, padding, dilation, out_hw, reuse=False)
-    y_rows = np.matmul(w.reshape(f, -1), col, out=scratch("out", (f, col.shape[1]), x.dtype))
-    y_rows = y_rows.reshape((f, n) + out_hw)
+    weights = w.reshape(f, -1)
     y = np.empty((n, f) + out_hw, dtype=x.dtype)
-    if b is None:
-        np.copyto(y, y_rows.transpose(1, 0, 2, 3))
-    else:
-        np.add(y_rows.transpose(1, 0, 2, 3), b[:, None, None], out=y)
+
+    def product(lo, hi, part):
+        rows = np.matmul(weights, part, out=scratch("out", (f, part.shape[1]), x.dtype))
+        rows = rows.reshape((f, hi - lo) + out_hw).transpose(1, 0, 2, 3)
+        if b is None:
+            np.copyto(y[lo:hi], rows)
+        else:
+            np.add(rows, b[:, None, None], out=y[lo:hi])
+
+    _columns(x, w.shape[2:], stride, padding, dilation, out_hw, reuse=False, piece=product)
     return y
 
 
-def _col2im_taps(dcol, x_shape, kernel, stride, padding, dilation, out_hw):
-    """dx (x_shape) = sum over taps of dcol scattered back: one += per tap on a strided view."""
-    n, c, h, wd = x_shape
-    (kh, kw), ((top, bottom), (left, right)) = kernel, padding
+def _col2im_taps(grad_y, w, stride, padding, dilation, dx):
+    """dx = col2im(W^T dY) for any stride: dcol scattered back, one += per tap on a strided view."""
+    n, c, h, wd = dx.shape
+    f, _, kh, kw = w.shape
+    ((top, bottom), (left, right)), out_hw = padding, grad_y.shape[2:]
+    rows = _rows_of(grad_y)
+    dcol = np.matmul(w.reshape(f, -1).T, rows, out=scratch("dcol", (c * kh * kw, rows.shape[1]), w.dtype))
     dcol = dcol.reshape((c, kh, kw, n) + out_hw)
-    grad_pad = np.zeros((n, c, h + top + bottom, wd + left + right), dtype=dcol.dtype)
+    grad_pad = scratch("pad", (n, c, h + top + bottom, wd + left + right), grad_y.dtype)
+    np.copyto(grad_pad, 0)
     for i in range(kh):
         for j in range(kw):
             tap(grad_pad, i, j, stride, out_hw, dilation)[...] += dcol[:, i, j].transpose(1, 0, 2, 3)
-    return unpad(grad_pad, top_left(padding), (h, wd))
+    np.copyto(dx, grad_pad[:, :, top:top + h, left:left + wd])
 
 
-def _col2im_wide(grad_y, w, x_shape, padding, dilation):
+def _col2im_wide(grad_y, w, padding, dilation, dx):
     """dx for stride 1 with long contiguous runs: dY is widened from OW to Wp = W + left + right columns.
 
     With stride 1, output (oh, ow) of tap (i, j) lands on padded pixel (oh + i dh, ow + j dw), and
@@ -135,51 +162,66 @@ def _col2im_wide(grad_y, w, x_shape, padding, dilation):
     dcol = W^T dY are exact zeros (W is finite), so what they add to the padded image, and to one
     spare row below it, is zero.
     """
-    n, c, h, wd = x_shape
+    n, c, h, wd = dx.shape
     f, _, kh, kw = w.shape
     ((top, bottom), (left, right)), (dh, dw) = padding, dilation
     wp = wd + left + right
     oh, ow = grad_y.shape[2:]
     rows = scratch("rows", (f, n, oh, wp), grad_y.dtype)
-    rows[..., :ow] = grad_y.transpose(1, 0, 2, 3)
-    rows[..., ow:] = 0
+    np.copyto(rows[..., :ow], grad_y.transpose(1, 0, 2, 3))
+    np.copyto(rows[..., ow:], 0)
     dcol = scratch("dcol", (c * kh * kw, n * oh * wp), w.dtype)
     dcol = np.matmul(w.reshape(f, -1).T, rows.reshape(f, -1), out=dcol).reshape(c, kh, kw, n, oh * wp)
     grad_pad = scratch("pad", (n, c, h + top + bottom + 1, wp), grad_y.dtype)  # + the spare row
-    grad_pad.fill(0)
+    np.copyto(grad_pad, 0)
     planes = grad_pad.reshape(n, c, -1)
     run = oh * wp
     for i in range(kh):
         for j in range(kw):
             start = i * dh * wp + j * dw
             planes[:, :, start:start + run] += dcol[:, i, j].transpose(1, 0, 2)
-    return grad_pad[:, :, top:top + h, left:left + wd].copy()  # a new array: grad_pad is scratch
+    np.copyto(dx, grad_pad[:, :, top:top + h, left:left + wd])
 
 
 def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, dilation=1, algo=None):
-    """dL/dx (x_shape) = col2im(W^T dY)."""
+    """dL/dx (x_shape) = col2im(W^T dY), by batch pieces (each image's dx depends on its dY alone)."""
     op = "conv2d_backward_data"
     stride, padding, dilation, out_hw = conv_geometry(op, x_shape, w.shape, stride, padding, dilation)
     check_same_dtype(op, grad_y=grad_y, w=w)
     _check_grad_y(op, grad_y, x_shape, w.shape, out_hw)
-    if stride == (1, 1) and np.isfinite(w).all():
-        return _col2im_wide(grad_y, w, tuple(x_shape), padding, dilation)
-    f, k = w.shape[0], int(np.prod(w.shape[1:]))
-    rows = _rows_of(grad_y)
-    dcol = np.matmul(w.reshape(f, k).T, rows, out=scratch("dcol", (k, rows.shape[1]), w.dtype))
-    return _col2im_taps(dcol, tuple(x_shape), w.shape[2:], stride, padding, dilation, out_hw)
+    dx = np.empty(tuple(x_shape), dtype=grad_y.dtype)
+    wide = stride == (1, 1) and np.isfinite(w).all()
+
+    def piece(lo, hi):
+        if wide:
+            _col2im_wide(grad_y[lo:hi], w, padding, dilation, dx[lo:hi])
+        else:
+            _col2im_taps(grad_y[lo:hi], w, stride, padding, dilation, dx[lo:hi])
+
+    parallel.over(x_shape[0], 3 * w[0].size * grad_y[:, 0].size, piece)
+    return dx
 
 
 def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation=1, algo=None):
-    """dL/dW (w_shape) = (col dY^T)^T.
+    """dL/dW (w_shape) = (col dY^T)^T, by pieces of the rows of col (C kh kw of them).
 
     The product is taken in this orientation, (C kh kw x P) times (P x F) with the long
     reduction P = N*OH*OW, because OpenBLAS threads it robustly: the other one, dY col^T,
-    was seen running 10-1000x slower when other processes kept the cores busy.
+    was seen running 10-1000x slower when other processes kept the cores busy.  Each piece
+    of rows is the whole reduction for its weights, so the result does not depend on the pieces.
+    Products this skinny gained nothing from pieces of fewer than ROWS_PER_PIECE rows (LeNet-5's
+    25 and 150 rows, the reference CNN's 9: as slow or slower on two threads), 288 rows ran 1.8x faster.
     """
     op = "conv2d_backward_weight"
     stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding, dilation)
     check_same_dtype(op, grad_y=grad_y, x=x)
     _check_grad_y(op, grad_y, x.shape, w_shape, out_hw)
     col = _columns(x, tuple(w_shape[2:]), stride, padding, dilation, out_hw, reuse=True)
-    return np.ascontiguousarray(np.matmul(col, _rows_of(grad_y).T).T).reshape(w_shape)
+    rows = _rows_of(grad_y)
+    grad_wt = np.empty((col.shape[0], rows.shape[0]), dtype=x.dtype)
+
+    def piece(lo, hi):
+        np.matmul(col[lo:hi], rows.T, out=grad_wt[lo:hi])
+
+    parallel.over(col.shape[0], col.size, piece, least=ROWS_PER_PIECE)
+    return np.ascontiguousarray(grad_wt.T).reshape(w_shape)

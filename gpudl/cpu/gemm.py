@@ -8,8 +8,9 @@ row and f is one of gpudl.cpu.geometry.ACTIVATIONS (leaky_relu takes `slope`).
 """
 import numpy as np
 
-from .activation import bias_act_forward
-from .geometry import act_code
+from . import parallel
+from .activation import activate_into
+from .geometry import ACTIVATIONS, act_code
 
 __all__ = ["matmul"]
 
@@ -48,15 +49,17 @@ def matmul_shapes(op, a, b, bias, out):
 
 
 def matmul(device, a, b, bias=None, act="identity", slope=0.01, out=None):
-    """C = f(A B + b) over the last two axes (np.matmul, then bias_act_forward's epilogue)."""
-    code = act_code("matmul", act)
-    batch, m, _, n = matmul_shapes("matmul", a, b, bias, out)
-    c = np.matmul(a, b, out=out)
-    if bias is None and code == 0:
-        return c
-    rows = int(np.prod(batch + (m,), dtype=np.int64))
-    y = bias_act_forward(device, c.reshape(rows, n), bias, act, slope).reshape(c.shape)
-    if out is None:
-        return y
-    np.copyto(out, y)
-    return out
+    """C = f(A B + b) over the last two axes: np.matmul, then bias_act_forward's epilogue, by pieces
+    of the rows of A on the cpu threads (each row of C is a product of its own row of A)."""
+    name = ACTIVATIONS[act_code("matmul", act)]
+    batch, m, k, n = matmul_shapes("matmul", a, b, bias, out)
+    c = np.empty(batch + (m, n), dtype=a.dtype) if out is None else out
+
+    def rows(lo, hi):
+        part = np.matmul(a[..., lo:hi, :], b, out=c[..., lo:hi, :])
+        if bias is not None:
+            part += bias
+        activate_into(part, part, name, slope)
+
+    parallel.over(m, int(np.prod(batch + (m, k, n), dtype=np.int64)) // 16, rows)  # 16 multiply-adds ~ 1 copy
+    return c

@@ -16,15 +16,37 @@ to t.  Notation: g_t the gradient, λ weight decay, ε eps; L2 decay first does 
               θ ← θ − η / (1 − β₁ᵗ) · m_t / (√v_t / √(1 − β₂ᵗ) + ε);  decoupled: θ ← (1 − η λ) θ first, no L2
 
 Scalar coefficients are formed in Python floats (double), the elementwise work runs in the
-buffers' dtype, as in the kernels.  Buffers an option does not use may be None.
+buffers' dtype, as in the kernels.  Buffers an option does not use may be None.  Each update is
+elementwise, so a run is cut into pieces for the cpu threads (`_in_pieces`).
 """
+import functools
+import inspect
 import math
+import numbers
 
 import numpy as np
+
+from . import parallel
 
 __all__ = ["optim_tick", "sgd_step", "adagrad_step", "rmsprop_step", "adadelta_step", "adam_step"]
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _in_pieces(update):
+    """`update` (..., start, count) run on pieces of [start, start + count) on the cpu threads."""
+    signature = inspect.signature(update)
+
+    @functools.wraps(update)
+    def split(*args, **kwargs):
+        named = signature.bind(*args, **kwargs).arguments
+        start, count = named["start"], named["count"]
+        if not isinstance(count, numbers.Integral) or not isinstance(start, numbers.Integral):
+            return update(**named)  # its check_flat names the bad argument
+        parallel.over(int(count), 8 * int(count), lambda lo, hi: update(**{**named, "start": start + lo,
+                                                                          "count": hi - lo}))
+        return named["p"]
+    return split
 
 
 def check_flat(kernel, p, lr, step, start, count, **buffers):
@@ -85,6 +107,7 @@ def _blend(avg, keep, value, scale, out):
     avg += np.multiply(value, scale, out=out)
 
 
+@_in_pieces
 def sgd_step(device, p, g, momentum_buf, lr, step, momentum, dampening, weight_decay, nesterov, start, count):
     """SGD (momentum, Nesterov) over p[start:start + count], in place; returns p."""
     check_flat("sgd_step", p, lr, step, start, count, g=g, momentum_buf=momentum_buf)
@@ -104,6 +127,7 @@ def sgd_step(device, p, g, momentum_buf, lr, step, momentum, dampening, weight_d
     return p
 
 
+@_in_pieces
 def adagrad_step(device, p, g, state_sum, lr, step, lr_decay, weight_decay, eps, start, count):
     """Adagrad over p[start:start + count], in place; returns p."""
     check_flat("adagrad_step", p, lr, step, start, count, g=g, state_sum=state_sum)
@@ -121,6 +145,7 @@ def adagrad_step(device, p, g, state_sum, lr, step, lr_decay, weight_decay, eps,
     return p
 
 
+@_in_pieces
 def rmsprop_step(device, p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weight_decay, momentum,
                  centered, start, count):
     """RMSprop (centered, momentum) over p[start:start + count], in place; returns p."""
@@ -149,6 +174,7 @@ def rmsprop_step(device, p, g, square_avg, grad_avg, momentum_buf, lr, alpha, ep
     return p
 
 
+@_in_pieces
 def adadelta_step(device, p, g, square_avg, acc_delta, lr, rho, eps, weight_decay, start, count):
     """Adadelta over p[start:start + count], in place; returns p."""
     check_flat("adadelta_step", p, lr, None, start, count, g=g, square_avg=square_avg, acc_delta=acc_delta)
@@ -167,6 +193,7 @@ def adadelta_step(device, p, g, square_avg, acc_delta, lr, rho, eps, weight_deca
     return p
 
 
+@_in_pieces
 def adam_step(device, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, step, beta1, beta2, eps, weight_decay,
               amsgrad, decoupled, start, count):
     """Adam / AdamW (decoupled) / AMSGrad over p[start:start + count], in place; returns p."""

@@ -19,6 +19,7 @@ Every pass is a loop over the kh*kw taps, each one strided slab of the padded in
 """
 import numpy as np
 
+from . import parallel
 from .geometry import adaptive_size, check_pool_grad_y, pool_geometry
 from .windows import pad_nchw, tap, unpad, window_padding
 
@@ -26,8 +27,8 @@ __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "a
            "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward"]
 
 
-def _window_max(xpad, kernel, stride, out_hw, track_nan):
-    """(max, winning tap t = i*kw + j) over the taps of each window.
+def _window_max(xpad, kernel, stride, out_hw, track_nan, best):
+    """Fill `best` with the max over the taps of each window; return the winning tap t = i*kw + j.
 
     A later tap wins only when strictly greater (or NaN, when track_nan), so ties keep the
     first tap.  Taps ascend, so "winner = t where better" is max(winner, better * t): no
@@ -35,7 +36,7 @@ def _window_max(xpad, kernel, stride, out_hw, track_nan):
     the window has at most 256 taps: a quarter of the memory traffic of int32.
     """
     kh, kw = kernel
-    best = tap(xpad, 0, 0, stride, out_hw).copy()
+    np.copyto(best, tap(xpad, 0, 0, stride, out_hw))
     winner = np.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
     better = np.empty(best.shape, dtype=bool)
     scaled = better.view(np.uint8) if winner.dtype == np.uint8 else np.empty(best.shape, dtype=winner.dtype)
@@ -47,48 +48,63 @@ def _window_max(xpad, kernel, stride, out_hw, track_nan):
         np.multiply(better, winner.dtype.type(t), out=scaled)  # better * t, in place when bytes
         np.maximum(winner, scaled, out=winner)
         np.maximum(best, v, out=best)  # propagates NaN
-    return best, winner
+    return winner
 
 
-def max_pool2d_forward(device, x, kernel_size, stride, padding, ceil_mode=False):
-    """(y, argmax) with y (N, C, OH, OW) of x's dtype and argmax int32 of the same shape."""
-    kernel, stride, padding, out_hw = pool_geometry("max_pool2d_forward", x.shape, kernel_size, stride, padding,
-                                                    ceil_mode)
+def _max_pool(x, kernel, stride, padding, out_hw, y, argmax):
+    """Fill y and argmax with the max pooling of x (the images of one piece)."""
     kw, w = kernel[1], x.shape[3]
     xpad = pad_nchw(x, window_padding(x.shape, kernel, stride, padding, out_hw), -np.inf)
-    best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=False)
-    if np.isnan(best).any():  # rare: redo with the NaN rule of the kernel (last NaN wins)
-        best, winner = _window_max(xpad, kernel, stride, out_hw, track_nan=True)
+    winner = _window_max(xpad, kernel, stride, out_hw, False, y)
+    if np.isnan(y).any():  # rare: redo with the NaN rule of the kernel (last NaN wins)
+        winner = _window_max(xpad, kernel, stride, out_hw, True, y)
     top = np.arange(out_hw[0]) * stride[0] - padding[0]
     left = np.arange(out_hw[1]) * stride[1] - padding[1]
     # tap t = i kw + j sits at (top + i, left + j): flat (top W + left) + i W + j, i W + j = t + i (W - kw)
-    argmax = np.multiply(winner // winner.dtype.type(kw), np.int32(w - kw), dtype=np.int32)
+    np.multiply(winner // winner.dtype.type(kw), np.int32(w - kw), dtype=np.int32, out=argmax)
     argmax += winner
     argmax += (top[:, None] * w + left).astype(np.int32)
     if padding != (0, 0):
         # An all -inf window may have "chosen" padding; the kernel picks its first in-bounds pixel.
         first = (np.maximum(top, 0)[:, None] * w + np.maximum(left, 0)).astype(np.int32)
-        np.copyto(argmax, np.broadcast_to(first, argmax.shape), where=np.isneginf(best))
-    return best, argmax
+        np.copyto(argmax, np.broadcast_to(first, argmax.shape), where=np.isneginf(y))
+
+
+def max_pool2d_forward(device, x, kernel_size, stride, padding, ceil_mode=False):
+    """(y, argmax) with y (N, C, OH, OW) of x's dtype and argmax int32 of the same shape, by pieces of
+    the batch on the cpu threads."""
+    kernel, stride, padding, out_hw = pool_geometry("max_pool2d_forward", x.shape, kernel_size, stride, padding,
+                                                    ceil_mode)
+    y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+    argmax = np.empty(y.shape, dtype=np.int32)
+    parallel.over(x.shape[0], 4 * x.size,
+                  lambda lo, hi: _max_pool(x[lo:hi], kernel, stride, padding, out_hw, y[lo:hi], argmax[lo:hi]))
+    return y, argmax
 
 
 def max_pool2d_backward(device, grad_y, argmax, x_shape, kernel_size, stride, padding, ceil_mode=False):
-    """dL/dx (x_shape) routed through argmax (int, flat index into each H*W plane)."""
+    """dL/dx (x_shape) routed through argmax (int, flat index into each H*W plane), by pieces of the batch."""
     (kh, kw), (sh, sw), _, out_hw = pool_geometry("max_pool2d_backward", x_shape, kernel_size, stride, padding,
                                                   ceil_mode)
     n, c, h, w = x_shape
     if grad_y.shape != (n, c) + out_hw or argmax.shape != grad_y.shape:
         raise ValueError(f"max_pool2d_backward: grad_y {grad_y.shape} and argmax {argmax.shape} must be "
                          f"{(n, c) + out_hw} for x of shape {tuple(x_shape)}")
-    planes = n * c
-    flat = (argmax.reshape(planes, -1) + (np.arange(planes, dtype=np.intp) * (h * w))[:, None]).ravel()
-    if sh >= kh and sw >= kw:
-        # Disjoint windows: every pixel is chosen at most once, so a plain scatter is exact.
-        grad_x = np.zeros(planes * h * w, dtype=grad_y.dtype)
-        grad_x[flat] = grad_y.ravel()
-    else:
-        grad_x = np.bincount(flat, weights=grad_y.ravel(), minlength=planes * h * w).astype(grad_y.dtype)
-    return grad_x.reshape(x_shape)
+    grad_x = np.empty(tuple(x_shape), dtype=grad_y.dtype)
+
+    def piece(lo, hi):
+        planes = (hi - lo) * c
+        flat = (argmax[lo:hi].reshape(planes, -1) + (np.arange(planes, dtype=np.intp) * (h * w))[:, None]).ravel()
+        out = grad_x[lo:hi].reshape(-1)
+        if sh >= kh and sw >= kw:
+            # Disjoint windows: every pixel is chosen at most once, so a plain scatter is exact.
+            np.copyto(out, 0)
+            np.put(out, flat, grad_y[lo:hi])
+        else:
+            np.copyto(out, np.bincount(flat, weights=grad_y[lo:hi].ravel(), minlength=out.size), casting="same_kind")
+
+    parallel.over(n, 2 * grad_x.size, piece)
+    return grad_x
 
 
 def _divisor(x_shape, kernel, stride, padding, out_hw, count_include_pad, dtype):

@@ -16,6 +16,7 @@ One round on the counter (c0, c1, c2, c3) under key (k0, k1), with (hi, lo) = th
 import numpy as np
 
 from .. import checks
+from . import parallel
 
 __all__ = ["rng_uniform", "rng_normal", "dropout_forward"]
 
@@ -29,16 +30,34 @@ TWO_PI = np.float32(2 * np.pi)
 
 
 def philox4x32(device, counters, key):
-    """Philox4x32-10 of counters (m, 4) uint32 under key (k0, k1) -> (m, 4) uint32."""
+    """Philox4x32-10 of counters (m, 4) uint32 under key (k0, k1) -> (m, 4) uint32, by pieces of the
+    counters on the cpu threads (each counter's words depend on it alone)."""
     check_counters("philox_words", counters)
-    c = counters.astype(np.uint64).T
+    words = np.empty_like(counters)
+    parallel.over(len(counters), 25 * counters.size, lambda lo, hi: _philox_rows(counters[lo:hi], key, words[lo:hi]))
+    return words
+
+
+def _philox_rows(counters, key, words):
+    """words <- Philox4x32-10 of counters: each round in place on four uint64 lanes (no temporaries)."""
+    c0, c1, c2, c3 = (np.ascontiguousarray(counters[:, i], dtype=np.uint64) for i in range(4))
+    p0, p1 = np.empty_like(c0), np.empty_like(c0)
     k0, k1 = (int(k) & 0xFFFFFFFF for k in key)
     for r in range(ROUNDS):
         if r:
             k0, k1 = (k0 + W0) & 0xFFFFFFFF, (k1 + W1) & 0xFFFFFFFF
-        p0, p1 = M0 * c[0], M1 * c[2]  # 32 x 32 -> 64 bits: exact in uint64
-        c = np.stack([(p1 >> _32) ^ c[1] ^ np.uint64(k0), p1 & _LOW, (p0 >> _32) ^ c[3] ^ np.uint64(k1), p0 & _LOW])
-    return c.T.astype(np.uint32)
+        np.multiply(c0, M0, out=p0)  # 32 x 32 -> 64 bits: exact in uint64
+        np.multiply(c2, M1, out=p1)
+        np.right_shift(p1, _32, out=c0)  # c0' = hi(M1 c2) ^ c1 ^ k0
+        c0 ^= c1
+        c0 ^= np.uint64(k0)
+        np.bitwise_and(p1, _LOW, out=c1)  # c1' = lo(M1 c2)
+        np.right_shift(p0, _32, out=c2)  # c2' = hi(M0 c0) ^ c3 ^ k1
+        c2 ^= c3
+        c2 ^= np.uint64(k1)
+        np.bitwise_and(p0, _LOW, out=c3)  # c3' = lo(M0 c0)
+    for i, lane in enumerate((c0, c1, c2, c3)):
+        np.copyto(words[:, i], lane, casting="unsafe")  # every value is below 2^32
 
 
 def check_counters(op, counters):

@@ -18,7 +18,7 @@ def pad_nchw(x, padding, value=0):
         return x
     n, c, h, w = x.shape
     out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
-    out[:, :, top:top + h, left:left + w] = x
+    np.copyto(out[:, :, top:top + h, left:left + w], x)  # not `out[...] = x`: that holds the GIL
     return out
 
 
