@@ -1,6 +1,7 @@
 """gpudl: a small, readable deep-learning framework that runs fast on NVIDIA GPUs."""
 from . import cuda
 from .backend import Device, device, get_default_device, set_default_device
+from .cpu.parallel import get_num_threads, set_num_threads
 from .tensor import Tensor, Function, no_grad, is_grad_enabled
 from .creation import (tensor, from_numpy, from_dlpack, zeros, ones, full, zeros_like, ones_like,
                        arange, eye, randn, rand, manual_seed)

@@ -76,8 +76,13 @@ def _per_channel(a, ndim):
     return a.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def _axes(x):
-    return (0,) + tuple(range(2, x.ndim))
+def _channel_sum(a):
+    """(C,) sums of a (N, C, ...) over every axis but 1, in an order that does not depend on how many
+    channels a holds (a piece of them sums exactly as the whole): each (n, c) plane pairwise, then each
+    channel's N plane sums pairwise."""
+    n, c = a.shape[:2]
+    planes = a.reshape(n, c, -1).sum(axis=2)
+    return np.ascontiguousarray(planes.T).sum(axis=1)
 
 
 def batch_norm_forward(device, x, weight, bias, running_mean, running_var, training, momentum, eps,
@@ -101,8 +106,8 @@ def batch_norm_forward(device, x, weight, bias, running_mean, running_var, train
     def piece(lo, hi):
         xs, c = x[:, lo:hi], slice(lo, hi)
         if training:
-            mean[c] = xs.mean(axis=_axes(x))
-            var = np.square(xs - _per_channel(mean[c], x.ndim)).mean(axis=_axes(x))
+            mean[c] = _channel_sum(xs) / t(count)
+            var = _channel_sum(np.square(xs - _per_channel(mean[c], x.ndim))) / t(count)
             if running_mean is not None:
                 running_mean[c] = (t(1) - m) * running_mean[c] + m * mean[c]
                 running_var[c] = (t(1) - m) * running_var[c] + m * var * (t(count) / t(count - 1))
@@ -131,8 +136,8 @@ def batch_norm_backward(device, g, x, weight, mean, invstd, training):
     def piece(lo, hi):
         gs, xs, c = g[:, lo:hi], x[:, lo:hi], slice(lo, hi)
         xhat = (xs - _per_channel(mean[c], x.ndim)) * _per_channel(invstd[c], x.ndim)
-        gbias[c] = gs.sum(axis=_axes(x))
-        gweight[c] = (gs * xhat).sum(axis=_axes(x))
+        gbias[c] = _channel_sum(gs)
+        gweight[c] = _channel_sum(gs * xhat)
         scale = invstd[c] if weight is None else weight[c] * invstd[c]
         if not training:
             np.multiply(gs, _per_channel(scale, x.ndim), out=grad_x[:, lo:hi])

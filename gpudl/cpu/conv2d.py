@@ -21,7 +21,7 @@ of one col buffer per layer geometry (LeNet-5 at batch 128: 10 MB + 8 MB; the re
 + 29 MB).
 Each pass runs in pieces on the cpu threads (gpudl/cpu/parallel.py): the forward and backward-data
 by images of the batch, backward-weight by rows of col; no piece sums what another one sums, so
-the result is the same with one thread or many.
+one thread or many agree to the last bits BLAS rounds differently for fewer columns.
 The `algo` argument exists for signature parity with gpudl.gpu and is ignored: NumPy
 always uses im2col.
 """
@@ -208,7 +208,7 @@ def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation
     The product is taken in this orientation, (C kh kw x P) times (P x F) with the long
     reduction P = N*OH*OW, because OpenBLAS threads it robustly: the other one, dY col^T,
     was seen running 10-1000x slower when other processes kept the cores busy.  Each piece
-    of rows is the whole reduction for its weights, so the result does not depend on the pieces.
+    of rows is the whole reduction for its weights.
     Products this skinny gained nothing from pieces of fewer than ROWS_PER_PIECE rows (LeNet-5's
     25 and 150 rows, the reference CNN's 9: as slow or slower on two threads), 288 rows ran 1.8x faster.
     """

@@ -6,8 +6,9 @@ independent along some axis (the images of a batch, the filters of a weight grad
 channels of batch norm) is cut into k contiguous pieces: piece 0 runs in the calling thread,
 piece i on worker thread i, with OpenBLAS at one thread meanwhile (k threads each asking for
 every core would oversubscribe them).  NumPy releases the GIL inside its loops and BLAS calls,
-so the pieces overlap.  Each piece computes exactly what the whole op computes for its slice
-(nothing is summed in a different order), so results do not depend on the thread count.
+so the pieces overlap.  Each piece computes what the whole op computes for its slice and nothing is
+summed across pieces, so results do not depend on the thread count: bit for bit, except that BLAS
+may round the last bits of a product with fewer columns differently (the convolution's pieces).
 
     set_num_threads(k)   threads per op (default: the cores this process may use)
     pieces(count, work, least)   how many pieces to cut `count` items into (1 when the work is small)
@@ -32,11 +33,12 @@ __all__ = ["get_num_threads", "set_num_threads"]
 MIN_WORK = 1 << 19  # element passes a piece must make (~0.2 ms) to be worth a thread hand-off (~0.1 ms)
 
 
-def _usable_cores():
+def usable_cores():
+    """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-_threads = _usable_cores()
+_threads = usable_cores()
 _workers = []                  # (inbox, outbox) of worker thread i + 1
 _local = threading.local()     # .inside: this thread is running a piece
 _blas = None                   # threadpoolctl's BLAS libraries, found on first use

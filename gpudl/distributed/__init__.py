@@ -18,11 +18,13 @@ optimizer step and the weights stay identical, exactly as one process with the g
 A rank that raises ends all ranks at once with its message (MPI_Abort), instead of leaving the
 others waiting in a collective.  Without mpiexec, a script runs as a world of one.
 """
-import os
 import sys
 import traceback
 
+from threadpoolctl import threadpool_limits
+
 from .. import cuda
+from ..cpu import parallel
 from ..tensor import Tensor
 from .groups import OPS, MPIGroup, NCCLGroup, check_op, mpi
 
@@ -35,7 +37,7 @@ def init_process_group(backend="auto"):
 
     backend: 'mpi' (mpi4py on host buffers), 'nccl' (CuPy's NCCL on cuda:<local rank>, needs a GPU per
     rank on each machine), or 'auto': NCCL when every rank has its own GPU, else MPI.  On the cpu,
-    NumPy's BLAS threads are limited to this machine's cores divided by its ranks (threadpoolctl)."""
+    gpudl's cpu threads and NumPy's BLAS threads are limited to this machine's cores divided by its ranks."""
     global _group
     if backend not in BACKENDS:
         raise ValueError(f"init_process_group: backend must be one of {', '.join(map(repr, BACKENDS))}, "
@@ -59,12 +61,11 @@ def init_process_group(backend="auto"):
 
 
 def _share_cores(ranks_here):
-    """At most cores / ranks BLAS threads per rank, so ranks on one machine do not oversubscribe it."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(max(1, (os.cpu_count() or 1) // ranks_here))
+    """At most cores / ranks threads per rank (gpudl's cpu threads and BLAS's), so ranks on one machine
+    do not oversubscribe it."""
+    threads = max(1, parallel.usable_cores() // ranks_here)
+    parallel.set_num_threads(threads)
+    threadpool_limits(threads)
 
 
 def _abort_on_uncaught(group):
