@@ -168,10 +168,12 @@ def bias_act_backward(device, grad_y, x, bias, act, slope=0.01, threshold=20.0):
             z = z + _bias_slice(bias, lo, hi, x2.ndim)
         if name == "identity":
             np.copyto(out, g, casting="same_kind")
+        elif name == "relu":  # dL/dy [z > 0]: one pass, no f'(z) array
+            np.multiply(g, z > 0, out=out, dtype=x.dtype, casting="same_kind")
         else:
             np.multiply(_derivative(name, z, slope, threshold), g, out=out, dtype=x.dtype, casting="same_kind")
         if grad_b is not None:
             np.sum(out, axis=axes, out=grad_b[lo:hi])
 
-    parallel.over(x2.shape[1], 3 * x2.size, piece)
+    parallel.over(x2.shape[1], x2.size, piece)
     return grad_x.reshape(x.shape), grad_b

@@ -25,6 +25,7 @@ one thread or many agree to the last bits BLAS rounds differently for fewer colu
 The `algo` argument exists for signature parity with gpudl.gpu and is ignored: NumPy
 always uses im2col.
 """
+import functools
 import threading
 import weakref
 
@@ -203,14 +204,16 @@ def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, dilation=1
 
 
 def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation=1, algo=None):
-    """dL/dW (w_shape) = (col dY^T)^T, by pieces of the rows of col (C kh kw of them).
+    """dL/dW (w_shape) = (col dY^T)^T, by pieces of the rows of col (C kh kw of them), or of its columns.
 
     The product is taken in this orientation, (C kh kw x P) times (P x F) with the long
     reduction P = N*OH*OW, because OpenBLAS threads it robustly: the other one, dY col^T,
-    was seen running 10-1000x slower when other processes kept the cores busy.  Each piece
-    of rows is the whole reduction for its weights.
-    Products this skinny gained nothing from pieces of fewer than ROWS_PER_PIECE rows (LeNet-5's
-    25 and 150 rows, the reference CNN's 9: as slow or slower on two threads), 288 rows ran 1.8x faster.
+    was seen running 10-1000x slower when other processes kept the cores busy.  A piece of rows
+    is the whole reduction for its weights.  Products this skinny gained nothing from pieces of
+    fewer than ROWS_PER_PIECE rows (LeNet-5's 150 rows: 1.05 ms on two threads against 0.92 ms on
+    one), so a narrower col is cut along P instead, each piece a partial product over its images,
+    added up at the end (0.49 ms): the one place a cpu op sums across pieces, so dW agrees with
+    one thread's to rounding.
     """
     op = "conv2d_backward_weight"
     stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding, dilation)
@@ -218,10 +221,12 @@ def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation
     _check_grad_y(op, grad_y, x.shape, w_shape, out_hw)
     col = _columns(x, tuple(w_shape[2:]), stride, padding, dilation, out_hw, reuse=True)
     rows = _rows_of(grad_y)
-    grad_wt = np.empty((col.shape[0], rows.shape[0]), dtype=x.dtype)
-
-    def piece(lo, hi):
-        np.matmul(col[lo:hi], rows.T, out=grad_wt[lo:hi])
-
-    parallel.over(col.shape[0], col.size, piece, least=ROWS_PER_PIECE)
+    if col.shape[0] >= ROWS_PER_PIECE * min(2, parallel.get_num_threads()):
+        grad_wt = np.empty((col.shape[0], rows.shape[0]), dtype=x.dtype)
+        parallel.over(col.shape[0], col.size, lambda lo, hi: np.matmul(col[lo:hi], rows.T, out=grad_wt[lo:hi]))
+    else:
+        per_image = out_hw[0] * out_hw[1]
+        partial = parallel.over(x.shape[0], col.size, lambda lo, hi: np.matmul(
+            col[:, lo * per_image:hi * per_image], rows[:, lo * per_image:hi * per_image].T))
+        grad_wt = functools.reduce(np.add, partial)
     return np.ascontiguousarray(grad_wt.T).reshape(w_shape)

@@ -6,6 +6,8 @@ over the last two axes of a (..., M, K) and b (..., K, N); the batch axes broadc
 np.matmul (both operands at least 2-D: callers reshape vectors).  b (N,) is added to every
 row and f is one of gpudl.cpu.geometry.ACTIVATIONS (leaky_relu takes `slope`).
 """
+import math
+
 import numpy as np
 
 from . import parallel
@@ -15,6 +17,7 @@ from .geometry import ACTIVATIONS, act_code
 __all__ = ["matmul"]
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+SMALL = 1 << 18  # multiply-adds below which OpenBLAS keeps a product on one thread: no hand-off needed
 
 
 def _check_dtypes(op, **arrays):
@@ -61,5 +64,9 @@ def matmul(device, a, b, bias=None, act="identity", slope=0.01, out=None):
             part += bias
         activate_into(part, part, name, slope)
 
-    parallel.over(m, int(np.prod(batch + (m, k, n), dtype=np.int64)) // 16, rows)  # 16 multiply-adds ~ 1 copy
+    products = math.prod(batch + (m, k, n))
+    if products < SMALL:
+        rows(0, m)
+    else:
+        parallel.over(m, products // 16, rows, products=True)  # 16 multiply-adds ~ one element pass
     return c

@@ -44,7 +44,7 @@ def _in_pieces(update):
         if not isinstance(count, numbers.Integral) or not isinstance(start, numbers.Integral):
             return update(**named)  # its check_flat names the bad argument
         parallel.over(int(count), 8 * int(count), lambda lo, hi: update(**{**named, "start": start + lo,
-                                                                          "count": hi - lo}))
+                                                                          "count": hi - lo}), products=True)
         return named["p"]
     return split
 

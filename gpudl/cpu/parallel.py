@@ -18,11 +18,11 @@ may round the last bits of a product with fewer columns differently (the convolu
 Piece i always runs on the same thread, so per-thread scratch buffers (scratch.py) are reused
 from step to step.  An op inside a piece runs serially (no nesting).
 """
-import contextlib
 import functools
 import os
 import queue
 import threading
+import time
 
 from threadpoolctl import ThreadpoolController
 
@@ -31,6 +31,7 @@ from ..checks import integer
 __all__ = ["get_num_threads", "set_num_threads"]
 
 MIN_WORK = 1 << 19  # element passes a piece must make (~0.2 ms) to be worth a thread hand-off (~0.1 ms)
+ALONE_AFTER_S = 0.2  # products go back to BLAS's own threads once no other op has been cut for this long
 
 
 def usable_cores():
@@ -42,6 +43,7 @@ _threads = usable_cores()
 _workers = []                  # (inbox, outbox) of worker thread i + 1
 _local = threading.local()     # .inside: this thread is running a piece
 _blas = None                   # threadpoolctl's BLAS libraries, found on first use
+_last_cut = float("-inf")      # time.perf_counter() when an op other than products was last cut
 
 
 def get_num_threads():
@@ -70,9 +72,20 @@ def pieces(count, work, least=1):
     return max(1, min(_threads, count // least, work // MIN_WORK))
 
 
-def over(count, work, piece, least=1):
-    """[piece(lo, hi) for each contiguous piece [lo, hi) of range(count)], in parallel when `work` is worth it."""
+def over(count, work, piece, least=1, products=False):
+    """[piece(lo, hi) for each contiguous piece [lo, hi) of range(count)], in parallel when `work` is worth it.
+
+    `products`: the op is matrix products (or as short as one), which OpenBLAS threads well by itself and
+    hands off faster than gpudl's threads.  It runs whole, BLAS free to thread, unless some other op
+    was cut within the last ALONE_AFTER_S seconds: after a threaded product OpenBLAS's idle threads spin
+    for ~0.1 s on the cores gpudl's pieces need (a pooling region measured 3.1 ms alone, 4.9 ms then).
+    So an MLP's products thread as in plain NumPy, and a convolutional net's are cut like the rest."""
+    global _last_cut
+    if products and time.perf_counter() - _last_cut > ALONE_AFTER_S and not getattr(_local, "inside", False):
+        return [piece(0, count)]
     k = pieces(count, work, least)
+    if k > 1 and not products:
+        _last_cut = time.perf_counter()
     return run([functools.partial(piece, *piece_bounds(count, k, i)) for i in range(k)])
 
 
@@ -102,43 +115,33 @@ def _blas_libraries():
     return _blas
 
 
-@contextlib.contextmanager
-def _one_blas_thread():
-    """BLAS at one thread inside: OpenBLAS's own threads spin for a while after each threaded product,
-    on the cores gpudl's threads need, so gpudl never lets them start."""
+def run(tasks):
+    """[tasks[0](), tasks[1](), ...]: task i on thread i (0 is the caller), BLAS at one thread meanwhile:
+    OpenBLAS's own threads spin for a while after each threaded product, on the cores gpudl's threads
+    need, so gpudl never lets them start."""
+    if getattr(_local, "inside", False):
+        return [task() for task in tasks]
     blas = _blas_libraries()
     before = [lib.get_num_threads() for lib in blas]
     for lib in blas:
         lib.set_num_threads(1)
+    _local.inside = True
     try:
-        yield
+        for i, task in enumerate(tasks[1:], 1):
+            _worker(i)[0].put(task)
+        results, failure = [], None
+        try:
+            results.append(tasks[0]())
+        except BaseException as error:
+            failure = error
+        for i in range(1, len(tasks)):
+            ok, value = _worker(i)[1].get()
+            results.append(value)
+            failure = failure or (None if ok else value)
+        if failure is not None:
+            raise failure
+        return results
     finally:
+        _local.inside = False
         for lib, threads in zip(blas, before):
             lib.set_num_threads(threads)
-
-
-def run(tasks):
-    """[tasks[0](), tasks[1](), ...]: task i on thread i (0 is the caller), BLAS at one thread meanwhile."""
-    if getattr(_local, "inside", False):
-        return [task() for task in tasks]
-    with _one_blas_thread():
-        if len(tasks) == 1:
-            return [tasks[0]()]
-        _local.inside = True
-        try:
-            for i, task in enumerate(tasks[1:], 1):
-                _worker(i)[0].put(task)
-            results, failure = [], None
-            try:
-                results.append(tasks[0]())
-            except BaseException as error:
-                failure = error
-            for i in range(1, len(tasks)):
-                ok, value = _worker(i)[1].get()
-                results.append(value)
-                failure = failure or (None if ok else value)
-            if failure is not None:
-                raise failure
-            return results
-        finally:
-            _local.inside = False

@@ -239,7 +239,9 @@ def test_cut_op_equals_one_thread_bit_for_bit(threads, case, k):
 
 @pytest.mark.parametrize("case", PRODUCTS.values(), ids=PRODUCTS.keys())
 @pytest.mark.parametrize("k", [2, 3])
-def test_cut_convolution_equals_one_thread_to_rounding(threads, case, k):
+@pytest.mark.parametrize("rows_per_piece", [1, 10 ** 6], ids=["dW by rows of col", "dW by images, summed"])
+def test_cut_convolution_equals_one_thread_to_rounding(threads, case, k, rows_per_piece):
+    conv2d.ROWS_PER_PIECE = rows_per_piece
     for a, b in serial_and_cut(threads, case, k):
         assert a.dtype == b.dtype and a.shape == b.shape
         scale = np.abs(a).max() * 8 * np.finfo(a.dtype).eps  # a few units in the last place of the largest
