@@ -103,21 +103,24 @@ def batch_norm_forward(device, x, weight, bias, running_mean, running_var, train
     y = np.empty_like(x)
     mean, invstd = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
 
-    def piece(lo, hi):
+    def piece(lo, hi):  # x - mu goes straight into y's memory, then is scaled there: one temporary (its square)
         xs, c = x[:, lo:hi], slice(lo, hi)
         if training:
             mean[c] = _channel_sum(xs) / t(count)
-            var = _channel_sum(np.square(xs - _per_channel(mean[c], x.ndim))) / t(count)
+        else:
+            mean[c] = running_mean[c]
+        centred = np.subtract(xs, _per_channel(mean[c], x.ndim), out=y[:, lo:hi])
+        if training:
+            var = _channel_sum(np.square(centred)) / t(count)
             if running_mean is not None:
                 running_mean[c] = (t(1) - m) * running_mean[c] + m * mean[c]
                 running_var[c] = (t(1) - m) * running_var[c] + m * var * (t(count) / t(count - 1))
         else:
-            mean[c], var = running_mean[c], running_var[c]
+            var = running_var[c]
         invstd[c] = t(1) / np.sqrt(var + t(eps))
-        scale = invstd[c] if weight is None else invstd[c] * weight[c]
-        ys = np.multiply(xs - _per_channel(mean[c], x.ndim), _per_channel(scale, x.ndim), out=y[:, lo:hi])
+        centred *= _per_channel(invstd[c] if weight is None else invstd[c] * weight[c], x.ndim)
         if bias is not None:
-            ys += _per_channel(bias[c], x.ndim)
+            centred += _per_channel(bias[c], x.ndim)
 
     parallel.over(channels, 4 * x.size, piece)
     return y, mean, invstd
@@ -133,17 +136,21 @@ def batch_norm_backward(device, g, x, weight, mean, invstd, training):
     grad_x = np.empty_like(x)
     gweight, gbias = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
 
-    def piece(lo, hi):
+    def piece(lo, hi):  # in place where the formula allows: two temporaries (xhat, g xhat)
         gs, xs, c = g[:, lo:hi], x[:, lo:hi], slice(lo, hi)
-        xhat = (xs - _per_channel(mean[c], x.ndim)) * _per_channel(invstd[c], x.ndim)
+        xhat = np.subtract(xs, _per_channel(mean[c], x.ndim))
+        xhat *= _per_channel(invstd[c], x.ndim)
         gbias[c] = _channel_sum(gs)
         gweight[c] = _channel_sum(gs * xhat)
         scale = invstd[c] if weight is None else weight[c] * invstd[c]
         if not training:
             np.multiply(gs, _per_channel(scale, x.ndim), out=grad_x[:, lo:hi])
             return
-        inner = t(count) * gs - _per_channel(gbias[c], x.ndim) - xhat * _per_channel(gweight[c], x.ndim)
-        np.multiply(_per_channel(scale / t(count), x.ndim), inner, out=grad_x[:, lo:hi])
+        inner = np.multiply(gs, t(count), out=grad_x[:, lo:hi])  # (n g - dbeta - xhat dgamma) gamma invstd / n
+        inner -= _per_channel(gbias[c], x.ndim)
+        xhat *= _per_channel(gweight[c], x.ndim)
+        inner -= xhat
+        inner *= _per_channel(scale / t(count), x.ndim)
 
     parallel.over(channels, 6 * x.size, piece)
     return grad_x, gweight, gbias
