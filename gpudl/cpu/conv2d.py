@@ -10,7 +10,7 @@ With col[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]  (C*kh
 
     forward          Y = W col                  (F x N*OH*OW, then to NCHW)
     backward-data    dcol = W^T dY,   dx = col2im(dcol)   (the transpose of im2col: a sum)
-    backward-weight  dW^T = col dY^T
+    backward-weight  dW^T = col dY^T            (dY^T: grad_y in NHWC order, P x F)
 
 Copies are np.copyto rather than `a[...] = b`: NumPy holds the GIL in the latter, which
 would serialise the threads.  im2col is kh*kw slab copies (one strided view per kernel tap) into a reused buffer, or
@@ -19,9 +19,9 @@ kw + kh longer ones for tall kernels (see _im2col); col2im is the same loop with
 gradient of the same input (see _columns): the backward skips one im2col per layer, at the cost
 of one col buffer per layer geometry (LeNet-5 at batch 128: 10 MB + 8 MB; the reference CNN: 4 MB
 + 29 MB).
-Each pass runs in pieces on the cpu threads (gpudl/cpu/parallel.py): the forward and backward-data
-by images of the batch, backward-weight by rows of col; no piece sums what another one sums, so
-one thread or many agree to the last bits BLAS rounds differently for fewer columns.
+Each pass runs in pieces on the cpu threads (gpudl/cpu/parallel.py), by images of the batch; the
+forward's and backward-data's pieces are independent (one thread or many agree but for the last
+bits BLAS may round differently for fewer columns), backward-weight's are partial sums.
 The `algo` argument exists for signature parity with gpudl.gpu and is ignored: NumPy
 always uses im2col.
 """
@@ -66,7 +66,7 @@ def _im2col(x, kernel, stride, padding, dilation, out_hw, col):
                 np.copyto(col[:, i, j], tap(xpad, i, j, stride, out_hw, dilation).transpose(1, 0, 2, 3))
 
 
-ROWS_PER_PIECE = 128  # rows of col per piece of the weight gradient (see conv2d_backward_weight)
+SPLIT_INTENSITY = 10  # multiply-adds per element read for the weight gradient to be cut (see conv2d_backward_weight)
 
 _kept = threading.local()  # .cols: geometry -> (weakref to x, x's col): the last forward's columns
 
@@ -204,29 +204,26 @@ def conv2d_backward_data(device, grad_y, w, x_shape, stride, padding, dilation=1
 
 
 def conv2d_backward_weight(device, grad_y, x, w_shape, stride, padding, dilation=1, algo=None):
-    """dL/dW (w_shape) = (col dY^T)^T, by pieces of the rows of col (C kh kw of them), or of its columns.
+    """dL/dW (w_shape) = (col dY)^T with dY as the (P x F) matrix, P = N*OH*OW (grad_y in NHWC order).
 
-    The product is taken in this orientation, (C kh kw x P) times (P x F) with the long
-    reduction P = N*OH*OW, because OpenBLAS threads it robustly: the other one, dY col^T,
-    was seen running 10-1000x slower when other processes kept the cores busy.  A piece of rows
-    is the whole reduction for its weights.  Products this skinny gained nothing from pieces of
-    fewer than ROWS_PER_PIECE rows (LeNet-5's 150 rows: 1.05 ms on two threads against 0.92 ms on
-    one), so a narrower col is cut along P instead, each piece a partial product over its images,
-    added up at the end (0.49 ms): the one place a cpu op sums across pieces, so dW agrees with
-    one thread's to rounding.
+    In this orientation, (C kh kw x P) times (P x F) with both operands read along their rows,
+    OpenBLAS ran the reference CNN's first layer (9 x 100352 times 100352 x 32) in 1.4 ms, against
+    2.8 ms with dY as (F x P) transposed.  Pieces are groups of images, each a partial product over
+    its images, added up at the end: the one place a cpu op sums across pieces, so dW agrees with
+    one thread's to rounding.  They pay only for products of SPLIT_INTENSITY multiply-adds or more
+    per element read (C kh kw F / (C kh kw + F)): LeNet-5's second layer (150, 16) ran 1.8x faster in
+    two pieces, the first layers (25, 6) and (9, 32), which stream memory, ran slower.
     """
     op = "conv2d_backward_weight"
     stride, padding, dilation, out_hw = conv_geometry(op, x.shape, w_shape, stride, padding, dilation)
     check_same_dtype(op, grad_y=grad_y, x=x)
     _check_grad_y(op, grad_y, x.shape, w_shape, out_hw)
     col = _columns(x, tuple(w_shape[2:]), stride, padding, dilation, out_hw, reuse=True)
-    rows = _rows_of(grad_y)
-    if col.shape[0] >= ROWS_PER_PIECE * min(2, parallel.get_num_threads()):
-        grad_wt = np.empty((col.shape[0], rows.shape[0]), dtype=x.dtype)
-        parallel.over(col.shape[0], col.size, lambda lo, hi: np.matmul(col[lo:hi], rows.T, out=grad_wt[lo:hi]))
-    else:
-        per_image = out_hw[0] * out_hw[1]
-        partial = parallel.over(x.shape[0], col.size, lambda lo, hi: np.matmul(
-            col[:, lo * per_image:hi * per_image], rows[:, lo * per_image:hi * per_image].T))
-        grad_wt = functools.reduce(np.add, partial)
-    return np.ascontiguousarray(grad_wt.T).reshape(w_shape)
+    n, f = grad_y.shape[:2]
+    dy = scratch("dy", (n,) + out_hw + (f,), grad_y.dtype)
+    np.copyto(dy, grad_y.transpose(0, 2, 3, 1))
+    dy, per_image, rows = dy.reshape(-1, f), out_hw[0] * out_hw[1], col.shape[0]
+    least = 1 if rows * f >= SPLIT_INTENSITY * (rows + f) else n
+    partial = parallel.over(n, col.size, lambda lo, hi: np.matmul(col[:, lo * per_image:hi * per_image],
+                                                                 dy[lo * per_image:hi * per_image]), least=least)
+    return np.ascontiguousarray(functools.reduce(np.add, partial).T).reshape(w_shape)

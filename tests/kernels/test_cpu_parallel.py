@@ -16,12 +16,12 @@ DEV = gd.device("cpu")
 
 @pytest.fixture
 def threads():
-    """set(k): k threads per op, every op worth cutting (MIN_WORK 1); restored afterwards."""
-    saved = parallel.get_num_threads(), parallel.MIN_WORK, conv2d.ROWS_PER_PIECE
-    parallel.MIN_WORK, conv2d.ROWS_PER_PIECE = 1, 1
+    """set(k): k threads per op, every op worth cutting (MIN_WORK 1, SPLIT_INTENSITY 0); restored afterwards."""
+    saved = parallel.get_num_threads(), parallel.MIN_WORK, conv2d.SPLIT_INTENSITY
+    parallel.MIN_WORK, conv2d.SPLIT_INTENSITY = 1, 0
     yield parallel.set_num_threads
     parallel.set_num_threads(saved[0])
-    parallel.MIN_WORK, conv2d.ROWS_PER_PIECE = saved[1], saved[2]
+    parallel.MIN_WORK, conv2d.SPLIT_INTENSITY = saved[1], saved[2]
 
 
 def blas_threads():
@@ -239,9 +239,9 @@ def test_cut_op_equals_one_thread_bit_for_bit(threads, case, k):
 
 @pytest.mark.parametrize("case", PRODUCTS.values(), ids=PRODUCTS.keys())
 @pytest.mark.parametrize("k", [2, 3])
-@pytest.mark.parametrize("rows_per_piece", [1, 10 ** 6], ids=["dW by rows of col", "dW by images, summed"])
-def test_cut_convolution_equals_one_thread_to_rounding(threads, case, k, rows_per_piece):
-    conv2d.ROWS_PER_PIECE = rows_per_piece
+@pytest.mark.parametrize("intensity", [0, 10 ** 6], ids=["dW cut by images", "dW whole"])
+def test_cut_convolution_equals_one_thread_to_rounding(threads, case, k, intensity):
+    conv2d.SPLIT_INTENSITY = intensity
     for a, b in serial_and_cut(threads, case, k):
         assert a.dtype == b.dtype and a.shape == b.shape
         scale = np.abs(a).max() * 8 * np.finfo(a.dtype).eps  # a few units in the last place of the largest
