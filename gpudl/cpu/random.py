@@ -25,6 +25,7 @@ W0, W1 = 0x9E3779B9, 0xBB67AE85
 ROUNDS = 10
 _LOW = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
+_MULTIPLIERS = np.array([[M0], [M1]], dtype=np.uint64)  # (M0, M1) against (c0, c2)
 TWO_POW_M24 = np.float32(2.0 ** -24)
 TWO_PI = np.float32(2 * np.pi)
 
@@ -39,24 +40,21 @@ def philox4x32(device, counters, key):
 
 
 def _philox_rows(counters, key, words):
-    """words <- Philox4x32-10 of counters: each round in place on four uint64 lanes (no temporaries)."""
-    c0, c1, c2, c3 = (np.ascontiguousarray(counters[:, i], dtype=np.uint64) for i in range(4))
-    p0, p1 = np.empty_like(c0), np.empty_like(c0)
+    """words <- Philox4x32-10 of counters, each round five in-place ops on the lane pairs
+    a = (c0, c2), b = (c1, c3):  p = (M0, M1) a,  a' = swap(hi p) ^ b ^ (k0, k1),  b' = swap(lo p)."""
+    lanes = np.ascontiguousarray(counters.T, dtype=np.uint64)  # rows c0, c1, c2, c3
+    a, b = lanes[0::2].copy(), lanes[1::2].copy()
+    p = np.empty_like(a)
     k0, k1 = (int(k) & 0xFFFFFFFF for k in key)
     for r in range(ROUNDS):
         if r:
             k0, k1 = (k0 + W0) & 0xFFFFFFFF, (k1 + W1) & 0xFFFFFFFF
-        np.multiply(c0, M0, out=p0)  # 32 x 32 -> 64 bits: exact in uint64
-        np.multiply(c2, M1, out=p1)
-        np.right_shift(p1, _32, out=c0)  # c0' = hi(M1 c2) ^ c1 ^ k0
-        c0 ^= c1
-        c0 ^= np.uint64(k0)
-        np.bitwise_and(p1, _LOW, out=c1)  # c1' = lo(M1 c2)
-        np.right_shift(p0, _32, out=c2)  # c2' = hi(M0 c0) ^ c3 ^ k1
-        c2 ^= c3
-        c2 ^= np.uint64(k1)
-        np.bitwise_and(p0, _LOW, out=c3)  # c3' = lo(M0 c0)
-    for i, lane in enumerate((c0, c1, c2, c3)):
+        np.multiply(a, _MULTIPLIERS, out=p)  # 32 x 32 -> 64 bits: exact in uint64
+        np.right_shift(p[::-1], _32, out=a)
+        a ^= b
+        a ^= np.array([[k0], [k1]], dtype=np.uint64)
+        np.bitwise_and(p[::-1], _LOW, out=b)
+    for i, lane in enumerate((a[0], b[0], a[1], b[1])):
         np.copyto(words[:, i], lane, casting="unsafe")  # every value is below 2^32
 
 
