@@ -16,7 +16,8 @@ may round the last bits of a product with fewer columns differently (the convolu
     over(count, work, piece, least)   piece(lo, hi) for each piece [lo, hi) of range(count), via run
 
 Piece i always runs on the same thread, so per-thread scratch buffers (scratch.py) are reused
-from step to step.  An op inside a piece runs serially (no nesting).
+from step to step.  An op inside a piece runs serially (no nesting), and so does an op of one
+program thread while another program thread's op has the workers.
 """
 import functools
 import os
@@ -44,6 +45,7 @@ _workers = []                  # (inbox, outbox) of worker thread i + 1
 _local = threading.local()     # .inside: this thread is running a piece
 _blas = None                   # threadpoolctl's BLAS libraries, found on first use
 _last_cut = float("-inf")      # time.perf_counter() when an op other than products was last cut
+_pool = threading.Lock()       # held by the program thread whose op is using the workers
 
 
 def get_num_threads():
@@ -119,8 +121,8 @@ def run(tasks):
     """[tasks[0](), tasks[1](), ...]: task i on thread i (0 is the caller), BLAS at one thread meanwhile:
     OpenBLAS's own threads spin for a while after each threaded product, on the cores gpudl's threads
     need, so gpudl never lets them start."""
-    if getattr(_local, "inside", False):
-        return [task() for task in tasks]
+    if getattr(_local, "inside", False) or not _pool.acquire(blocking=False):
+        return [task() for task in tasks]  # inside a piece, or another thread of the program has the pool
     blas = _blas_libraries()
     before = [lib.get_num_threads() for lib in blas]
     for lib in blas:
@@ -145,3 +147,4 @@ def run(tasks):
         _local.inside = False
         for lib, threads in zip(blas, before):
             lib.set_num_threads(threads)
+        _pool.release()

@@ -96,6 +96,32 @@ def test_an_op_inside_a_piece_runs_serially(threads):
     assert parallel.pieces(100, 10 ** 9) == 2
 
 
+def test_ops_from_several_program_threads_get_their_own_results(threads):
+    threads(2)
+    rng = np.random.default_rng(3)
+    inputs = [rand(rng, 9, 4, 10, 10) for _ in range(4)]
+    w = rand(rng, 5, 4, 3, 3)
+    expected = [cpu.conv2d_forward(DEV, x, w, None, 1, 1) for x in inputs]
+    got = [None] * len(inputs)
+
+    def work(i):
+        for _ in range(100):
+            y = cpu.conv2d_forward(DEV, inputs[i], w, None, 1, 1)
+            if got[i] is None or not np.allclose(y, expected[i], rtol=1e-5, atol=1e-5):
+                got[i] = y  # keep a wrong answer once there is one
+
+    callers = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    before = blas_threads()
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    scale = max(np.abs(e).max() for e in expected) * 8 * np.finfo(np.float32).eps
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=0, atol=scale)
+    assert blas_threads() == before  # whoever held the pool restored BLAS
+
+
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
 def test_set_num_threads_rejects_bad_counts(bad, error):
     with pytest.raises(error, match="set_num_threads"):
