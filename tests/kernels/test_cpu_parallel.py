@@ -266,8 +266,10 @@ def test_cut_op_equals_one_thread_bit_for_bit(threads, case, k):
 @pytest.mark.parametrize("case", PRODUCTS.values(), ids=PRODUCTS.keys())
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("intensity", [0, 10 ** 6], ids=["dW cut by images", "dW whole"])
-def test_cut_convolution_equals_one_thread_to_rounding(threads, case, k, intensity):
+@pytest.mark.parametrize("nhwc", [1, 10 ** 6], ids=["dY NHWC", "dY rows"])
+def test_cut_convolution_equals_one_thread_to_rounding(threads, monkeypatch, case, k, intensity, nhwc):
     conv2d.SPLIT_INTENSITY = intensity
+    monkeypatch.setattr(conv2d, "NHWC_FILTERS", nhwc)
     for a, b in serial_and_cut(threads, case, k):
         assert a.dtype == b.dtype and a.shape == b.shape
         scale = np.abs(a).max() * 8 * np.finfo(a.dtype).eps  # a few units in the last place of the largest
