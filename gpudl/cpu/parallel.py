@@ -17,7 +17,8 @@ may round the last bits of a product with fewer columns differently (the convolu
 
 Piece i always runs on the same thread, so per-thread scratch buffers (scratch.py) are reused
 from step to step.  An op inside a piece runs serially (no nesting), and so does an op of one
-program thread while another program thread's op has the workers.
+program thread while another program thread's op has the workers.  A forked child starts its own
+workers (the parent's threads do not exist there).
 """
 import functools
 import os
@@ -89,6 +90,18 @@ def over(count, work, piece, least=1, products=False):
     if k > 1 and not products:
         _last_cut = time.perf_counter()
     return run([functools.partial(piece, *piece_bounds(count, k, i)) for i in range(k)])
+
+
+def _forget_workers():
+    """In a forked child: the workers were the parent's threads, so start afresh."""
+    global _pool
+    _workers.clear()
+    _pool = threading.Lock()
+    _local.inside = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def _serve(inbox, outbox):

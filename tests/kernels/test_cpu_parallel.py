@@ -1,6 +1,8 @@
 """The cpu device's intra-op threads (gpudl/cpu/parallel.py): the pool itself, and every op that is cut
 into pieces giving what one thread gives, on odd shapes cut into uneven pieces: bit for bit, except
 that BLAS may round the last bits of a product with fewer columns differently (the convolutions)."""
+import multiprocessing
+import os
 import threading
 
 import numpy as np
@@ -120,6 +122,17 @@ def test_ops_from_several_program_threads_get_their_own_results(threads):
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g, e, rtol=0, atol=scale)
     assert blas_threads() == before  # whoever held the pool restored BLAS
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_forked_child_starts_its_own_workers(threads):
+    threads(2)
+    x, w = rand(np.random.default_rng(4), 6, 3, 9, 9), rand(np.random.default_rng(5), 4, 3, 3, 3)
+    expected = cpu.conv2d_forward(DEV, x, w, None, 1, 1)  # the parent's workers exist now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply_async(cpu.conv2d_forward, (DEV, x, w, None, 1, 1)).get(timeout=30)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=np.abs(expected).max() * 8 * np.finfo(np.float32).eps)
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
