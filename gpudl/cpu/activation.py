@@ -38,11 +38,11 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def _channels_first(op, x, bias):
-    """x as an array with channels on axis 1 (a 1-D x is one row) after checking dtypes and bias."""
+    """x as an array with channels on axis 1 (a 0-d or 1-D x is one row) after checking dtypes and bias."""
     check_same_dtype(op, x=x, bias=bias)
     if bias is not None:
         check_bias(op, x.shape, bias.shape)
-    return x.reshape((1,) + x.shape) if x.ndim == 1 else x
+    return x.reshape(1, -1) if x.ndim < 2 else x
 
 
 def _bias_slice(bias, lo, hi, ndim):

@@ -264,6 +264,7 @@ CASES = {
     "gelu (N, F) with bias": _bias_act("gelu_tanh", (7, 5), True),
     "leaky_relu 1-D with bias": _bias_act("leaky_relu", (6,), True),
     "sigmoid without bias": _bias_act("sigmoid", (3, 4, 5), False),
+    "tanh of a 0-d array": _bias_act("tanh", (), False),
     "identity without bias": _bias_act("identity", (4, 3), False),
     "philox, dropout, uniform, normal": _random,
     "adam": _optimizer("adam"),
