@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -111,6 +112,28 @@ def torch_gpu_times(fn, repeat, warmup):
         end.record()
     torch.cuda.synchronize()
     return [start.elapsed_time(end) / 1e3 for start, end in events]
+
+
+def run_child(module, argv, timeout_s):
+    """Run `python -m <module> <argv>` with this interpreter from the checkout (one benchmark side in a
+    process of its own); the JSON its last line of output prints, or {'error': ...}."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, env=env,
+                              cwd=root, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit code {done.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def pair_ratios(a, b):
+    """Per-pair ratios a_i / b_i over the pairs both sides completed."""
+    return [x / y for x, y in zip(a, b) if x and y]
 
 
 def median(values):

@@ -36,6 +36,12 @@ GEMM's peer is cuBLAS (cupy.matmul, plain fp32: no TF32) on cuda and NumPy's BLA
 on cpu and emu.  `ratio` is gpudl time / peer time: below 1 gpudl is faster.  On cuda the
 GEMM ratios say whether GPUDL_MATMUL=cublas (gpudl.gpu.gemm.resolve_backend) pays off.
 
+On cpu with PyTorch installed each side runs in child processes of its own (`--child gpudl|peer`:
+no shared thread pools, allocator or imports; gpudl's never imports PyTorch), alternately gpudl,
+peer, gpudl, ... (PAIRS pairs); `ms` and `peer ms` are medians, `gpudl/peer` the median of the
+per-pair ratios and `ratio range` their range.  Without PyTorch (the gemm peer is NumPy) and on
+emu both sides run in this process, in alternating blocks.
+
 Timing on cuda: `ms` is device time per call.  A spin kernel first holds the GPU while the
 host queues a batch of calls between two CUDA events, so the batch runs back to back and
 (end - start) / calls is the device time without launch gaps; a batch whose spin ended
@@ -46,6 +52,7 @@ waited on).  On cpu and emu `ms` is wall time and `host ms` is n/a.
 import argparse
 import functools
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -101,7 +108,7 @@ FLOP_FAMILIES = ("conv", "gemm")  # rated in GFLOP/s; the others in GB/s
 GEMM_PEERS = {"cuda": "cuBLAS (cupy.matmul)", "cpu": "NumPy BLAS (np.matmul)", "emu": "NumPy BLAS (np.matmul)"}
 COLUMNS = (("family", "family"), ("layer", "layer"), ("pass", "pass"), ("algo", "algo"), ("shape", "shape"),
            ("ms", "ms"), ("host ms", "host_ms"), ("rate", "rate"), ("unit", "unit"), ("% peak", "pct_peak"),
-           ("peer ms", "peer_ms"), ("gpudl/peer", "ratio"))
+           ("peer ms", "peer_ms"), ("gpudl/peer", "ratio"), ("ratio range", "ratio_range"))
 BEST_COLUMN = (("fastest algo", "best"),)
 
 
@@ -117,7 +124,7 @@ class Case:
 class Bench:
     """The device under test, its kernel table, the peer and the input generator."""
 
-    def __init__(self, device_type, quick):
+    def __init__(self, device_type, quick, peer=True):
         self.type, self.quick = device_type, quick
         self.dev = gpudl.device(device_type)
         self.impl = gpudl.gpu if self.dev.uses_kernels else gpudl.cpu
@@ -126,6 +133,8 @@ class Bench:
         self.rng = np.random.default_rng(0)
         if device_type == "emu":
             self.torch, self.peer_name = None, "gpudl NumPy cpu path"
+        elif not peer:  # gpudl's side of a cpu run in processes of their own: PyTorch never imported
+            self.torch, self.peer_name = None, "none in this process"
         else:
             self.torch = common.torch_module(device_type)
             self.peer_name = self._torch_name() if self.torch is not None else "n/a (PyTorch not importable)"
@@ -436,6 +445,8 @@ def clock_for(api):
 
 # ---- measuring --------------------------------------------------------------------------------
 ROUNDS, ROUNDS_QUICK, SETTLE_S = 3, 1, 0.15  # cpu / emu: alternating blocks (common.alternating)
+PAIRS, PAIRS_QUICK = 5, 1                    # cpu with PyTorch: child processes per side, alternately
+CHILD_BUDGET_S, CHILD_TIMEOUT_S = 0.1, 1800  # a child's seconds of calls per case and block; its limit
 
 
 def time_case(b, case, errors):
@@ -460,13 +471,66 @@ def time_case(b, case, errors):
     return times, {}, times.pop("peer", None)
 
 
+def all_cases(b, families):
+    builders = {"conv": conv_cases, "pool": pool_cases, "activation": act_cases, "gemm": gemm_cases}
+    return itertools.chain(*(builders[f](b) for f in families))
+
+
+def case_key(case):
+    return f"{case.family} {case.layer} {case.pass_}"
+
+
+def child_times(side, quick, families):
+    """In a child process on cpu: {'times': {case: [seconds per call]}, 'errors': {case: message},
+    'torch_imported'} of one side, gpudl ('gpudl': this process never imports PyTorch) or the peer ('peer')."""
+    b = Bench("cpu", quick, peer=side == "peer")
+    times, errors = {}, {}
+    for case in all_cases(b, families):
+        fn = case.run(b.single) if side == "gpudl" else case.peer
+        fns = common.runnable({case_key(case): fn}, errors) if fn is not None else {}
+        if fns:
+            calls = 2 if quick else common.calls_for(fn, CHILD_BUDGET_S, 3, 30)
+            times.update(common.alternating(fns, ROUNDS_QUICK if quick else ROUNDS, calls))
+    return {"times": times, "errors": errors, "torch_imported": "torch" in sys.modules}
+
+
+def apart(b, families):
+    """On cpu with the PyTorch peer: {case: {'gpudl': [child medians], 'peer': [...], 'times': [gpudl's
+    seconds per call], 'errors': {side: message}}}, each side in child processes of its own, alternately
+    (gpudl, peer, gpudl, ...: PAIRS pairs)."""
+    out = {}
+    for _ in range(PAIRS_QUICK if b.quick else PAIRS):
+        for side in ("gpudl", "peer"):
+            argv = ["--child", side, "--device", "cpu", "--families", ",".join(families)] + ["--quick"] * b.quick
+            child = common.run_child("benchmarks.kernels", argv, CHILD_TIMEOUT_S)
+            for key, times in child.get("times", {}).items():
+                entry = out.setdefault(key, {"gpudl": [], "peer": [], "times": [], "errors": {}})
+                entry[side].append(common.median(times))
+                if side == "gpudl":
+                    entry["times"] += times
+            for key, error in child.get("errors", {}).items():
+                out.setdefault(key, {"gpudl": [], "peer": [], "times": [], "errors": {}})["errors"][side] = error
+            if "error" in child:
+                print(f"error: kernels child ({side}): {child['error']}", file=sys.stderr)
+                for entry in out.values():
+                    entry["errors"].setdefault(side, child["error"])
+    return out
+
+
 def measure(b, peaks, families=tuple(PASSES)):
-    """One row per (case, algorithm): median time, rate, % of peak, the peer and the ratio."""
+    """One row per (case, algorithm): median time, rate, % of peak, the peer and the ratio.  On cpu with
+    PyTorch the two sides run in processes of their own (`apart`): one process would share OpenMP's,
+    OpenBLAS's and gpudl's threads and one allocator between them."""
     rows = []
-    cases = {"conv": conv_cases, "pool": pool_cases, "activation": act_cases, "gemm": gemm_cases}
-    for case in itertools.chain(*(cases[f](b) for f in families)):
+    separate = apart(b, families) if b.type == "cpu" and b.torch is not None else None
+    for case in all_cases(b, families):
         errors = {}
-        times, host, peer = time_case(b, case, errors)
+        if separate is None:
+            times, host, peer = time_case(b, case, errors)
+        else:
+            entry = separate.get(case_key(case), {"gpudl": [], "peer": [], "times": [], "errors": {}})
+            times, host, peer = ({b.single: entry["times"]} if entry["times"] else {}), {}, entry["peer"]
+            errors.update({b.single if side == "gpudl" else "peer": e for side, e in entry["errors"].items()})
         peer_ms = common.median(peer) * 1e3 if peer else None
         best = min(times, key=lambda a: common.median(times[a])) if len(times) > 1 else ""
         unit = "GFLOP/s" if case.family in FLOP_FAMILIES else "GB/s"
@@ -484,6 +548,10 @@ def measure(b, peaks, families=tuple(PASSES)):
                            repeats=len(times[algo]))
             if algo in host:
                 row["host_ms"] = common.median(host[algo]) * 1e3
+            ratios = common.pair_ratios(entry["gpudl"], entry["peer"]) if separate is not None else []
+            if ratios:
+                row.update(ratio=common.median(ratios), ratio_range=f"{min(ratios):.2f}-{max(ratios):.2f}",
+                           pairs=len(ratios))
             rows.append(row)
     return rows
 
@@ -842,12 +910,17 @@ def main(argv=None):
                         help=f"comma-separated subset of {','.join(PASSES)}")
     parser.add_argument("--profile", action="store_true",
                         help="emu only: the memory profile of every kernel of kernels/*.cu (gd.kernels.profile)")
+    parser.add_argument("--child", choices=("gpudl", "peer"), default=None, help=argparse.SUPPRESS)  # one cpu side
     args = parser.parse_args(argv)
     if args.profile:
         return profile_main(parser, args)
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if not families or set(families) - set(PASSES):
         parser.error(f"--families: choose from {', '.join(PASSES)}, got {args.families!r}")
+    if args.child:
+        out = child_times(args.child, args.quick, families)
+        print(json.dumps(common.plain(out), allow_nan=False))
+        return out
     if args.device == "emu" and not args.quick:
         print("note: emu runs ~1 M GPU threads/s; the full suite takes very long (use --quick)", file=sys.stderr)
     header = common.environment(args.device, "kernels", args)

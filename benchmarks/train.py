@@ -29,11 +29,8 @@ and with a CUDA graph for the full batches); --quick skips it.
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +45,6 @@ PAIRS, EPOCH_PAIRS = 5, 3     # alternating child processes per side
 STEP_BUDGET_S = 1.5           # timed steps per child: about this long (5 to 200 steps)
 CHILD_TIMEOUT_S = 900
 MEAN, STD = 0.2860, 0.3530
-ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("gpudl", "gpudl captured", "torch", "torch graphs")  # timed steps, by name
 COLUMNS = (("model", "model"), ("batch", "batch"), ("gpudl ms", "gpudl_ms"), ("gpudl img/s", "gpudl_img_s"),
            ("gpudl captured ms", "gpudl_captured_ms"), ("torch ms", "torch_ms"), ("torch img/s", "torch_img_s"),
@@ -201,17 +197,7 @@ def child_steps(side, name, device, batch, steps):
 
 def run_child(argv):
     """Run `python -m benchmarks.train --child ...` with this interpreter; its JSON, or {'error': ...}."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    try:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.train", *argv], capture_output=True, text=True,
-                              env=env, cwd=ROOT, timeout=CHILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {CHILD_TIMEOUT_S} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit code {done.returncode}: {tail}"}
-    return json.loads(lines[-1])
+    return common.run_child("benchmarks.train", argv, CHILD_TIMEOUT_S)
 
 
 def sides_for(device, torch_available):
@@ -219,11 +205,6 @@ def sides_for(device, torch_available):
     if torch_available:
         sides += ["torch"] + (["torch graphs"] if device == "cuda" else [])
     return sides
-
-
-def pair_ratios(a, b):
-    """Per-pair ratios a_i / b_i over the pairs both sides completed."""
-    return [x / y for x, y in zip(a, b) if x and y]
 
 
 def step_rows(args, torch_available, names):
@@ -255,11 +236,11 @@ def step_rows(args, torch_available, names):
         if medians["gpudl"]:
             row.update(gpudl_img_s=batch / common.median(medians["gpudl"]), gpudl_spread=common.median(spreads),
                        steps=int(common.median(counts)))
-        ratios = pair_ratios(medians["gpudl"], medians.get("torch", []))
+        ratios = common.pair_ratios(medians["gpudl"], medians.get("torch", []))
         if ratios:
             row.update(torch_img_s=batch / common.median(medians["torch"]), ratio=common.median(ratios),
                        ratio_range=f"{min(ratios):.2f}-{max(ratios):.2f}")
-            captured = pair_ratios(medians.get("gpudl captured", []), medians["torch"])
+            captured = common.pair_ratios(medians.get("gpudl captured", []), medians["torch"])
             if captured:
                 row["captured_ratio"] = common.median(captured)
         rows.append(row)
@@ -378,10 +359,10 @@ def epoch_row(device, torch_available):
     for side, values in seconds.items():
         if values:
             row[f"{key(side)}_s"] = common.median(values)
-    ratios = pair_ratios(seconds["gpudl"], seconds.get("torch", []))
+    ratios = common.pair_ratios(seconds["gpudl"], seconds.get("torch", []))
     if ratios:
         row.update(ratio=common.median(ratios), ratio_range=f"{min(ratios):.2f}-{max(ratios):.2f}")
-        captured = pair_ratios(seconds.get("gpudl captured", []), seconds["torch"])
+        captured = common.pair_ratios(seconds.get("gpudl captured", []), seconds["torch"])
         if captured:
             row["captured_ratio"] = common.median(captured)
     return row

@@ -58,6 +58,8 @@ def test_kernels_quick(device, algos, single, tmp_path, capsys):
     assert all(r["ms"] > 0 and r["rate"] > 0 and r["host_ms"] is None for r in rows)
     assert all(r["peer_ms"] > 0 and r["unit"] == "GFLOP/s" for r in rows if r["family"] == "gemm")
     assert {"maxpool-256MB", "bias-relu-256MB"} <= {layer for layer, *_ in kernels.POOL_LAYERS + kernels.ACT_LAYERS}
+    if device == "cpu" and common.torch_module("cpu") is not None:  # the sides ran in child processes, one pair
+        assert all(r["pairs"] == 1 and r["ratio_range"] for r in rows if r["peer_ms"])
     if device == "emu":
         assert "Fastest conv algorithm per shape" in out and doc["default_conv_algo"] in algos
         assert sum(r["best"] == "yes" for r in doc["rows"]) == len(kernels.CONV_LAYERS) * 3
@@ -146,6 +148,22 @@ def test_each_side_runs_in_its_own_process():
     assert "error" in train.run_child(["--child", "gpudl", "--models", "mlp", "--device", "tpu"])
 
 
+
+
+def test_each_kernel_side_runs_in_its_own_process_on_cpu():
+    sides = {side: common.run_child("benchmarks.kernels", ["--child", side, "--device", "cpu", "--quick",
+                                                           "--families", "activation,gemm"], 300)
+             for side in ("gpudl", "peer")}
+    assert not sides["gpudl"]["torch_imported"]  # gpudl's process never loads PyTorch
+    keys = {f"{family} {layer} {p}" for family, table in (("activation", kernels.ACT_LAYERS), ("gemm", kernels.GEMM_LAYERS))
+            for layer, *_, quick in table if quick is not None for p in kernels.PASSES[family]}
+    assert set(sides["gpudl"]["times"]) == keys and not sides["gpudl"]["errors"]
+    assert all(t > 0 for times in sides["gpudl"]["times"].values() for t in times)
+    gemm = {k for k in keys if k.startswith("gemm")}
+    if sides["peer"]["torch_imported"]:  # PyTorch installed: every case has a peer
+        assert set(sides["peer"]["times"]) == keys
+    else:
+        assert set(sides["peer"]["times"]) == gemm  # NumPy's matmul is the gemm peer either way
 
 
 @pytest.mark.skipif(NO_CXX, reason="emu needs a C++ compiler (g++) and none is installed")
