@@ -12,8 +12,7 @@ With col[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]  (C*kh
     backward-data    dcol = W^T dY,   dx = col2im(dcol)   (the transpose of im2col: a sum)
     backward-weight  dW^T = col dY^T            (dY^T: P x F, see _dy_matrix)
 
-Copies are np.copyto rather than `a[...] = b`: NumPy holds the GIL in the latter, which
-would serialise the threads.  im2col is kh*kw slab copies (one strided view per kernel tap) into a reused buffer, or
+im2col is kh*kw slab copies (one strided view per kernel tap) into a reused buffer, or
 kw + kh longer ones for tall kernels (see _im2col); col2im is the same loop with +=, on
 "wide" rows when the stride is 1 (see _col2im_wide).  The forward's col is kept for the weight
 gradient of the same input (see _columns): the backward skips one im2col per layer, at the cost
@@ -21,7 +20,9 @@ of one col buffer per layer geometry (LeNet-5 at batch 128: 10 MB + 8 MB; the re
 + 29 MB).
 Each pass runs in pieces on the cpu threads (gpudl/cpu/parallel.py), by images of the batch; the
 forward's and backward-data's pieces are independent (one thread or many agree but for the last
-bits BLAS may round differently for fewer columns), backward-weight's are partial sums.
+bits BLAS may round differently for fewer columns), backward-weight's are partial products summed.
+Copies are np.copyto rather than `a[...] = b`: NumPy holds the GIL in the latter, which would
+serialise the threads.
 The `algo` argument exists for signature parity with gpudl.gpu and is ignored: NumPy
 always uses im2col.
 """
@@ -40,7 +41,8 @@ __all__ = ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight"]
 
 
 def _im2col(x, kernel, stride, padding, dilation, out_hw, col):
-    """Fill col (C, kh, kw, N, OH, OW) with x's columns: col[c, i, j, n, oh, ow] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw].
+    """Fill col (C, kh, kw, N, OH, OW) with x's columns,
+    col[c, i, j, n, oh, ow] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw].
 
     One strided copy per tap moves OH*OW values in rows of OW, and NumPy's per-row cost
     dominates rows that short.  With stride 1 in height and tall kernels (kh > 3: the 5x5

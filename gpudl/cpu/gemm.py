@@ -52,8 +52,9 @@ def matmul_shapes(op, a, b, bias, out):
 
 
 def matmul(device, a, b, bias=None, act="identity", slope=0.01, out=None):
-    """C = f(A B + b) over the last two axes: np.matmul, then bias_act_forward's epilogue, by pieces
-    of the rows of A on the cpu threads (each row of C is a product of its own row of A)."""
+    """C = f(A B + b) over the last two axes: np.matmul, then the bias and activation in place
+    (activation.activate_into), by pieces of the rows of A on the cpu threads (row i of C needs row
+    i of A alone)."""
     name = ACTIVATIONS[act_code("matmul", act)]
     batch, m, k, n = matmul_shapes("matmul", a, b, bias, out)
     c = np.empty(batch + (m, n), dtype=a.dtype) if out is None else out

@@ -6,9 +6,10 @@ independent along some axis (the images of a batch, the filters of a weight grad
 channels of batch norm) is cut into k contiguous pieces: piece 0 runs in the calling thread,
 piece i on worker thread i, with OpenBLAS at one thread meanwhile (k threads each asking for
 every core would oversubscribe them).  NumPy releases the GIL inside its loops and BLAS calls,
-so the pieces overlap.  Each piece computes what the whole op computes for its slice and nothing is
-summed across pieces, so results do not depend on the thread count: bit for bit, except that BLAS
-may round the last bits of a product with fewer columns differently (the convolution's pieces).
+so the pieces overlap.  Each piece computes what the whole op computes for its slice, so results do
+not depend on the thread count: bit for bit, except that BLAS may round the last bits of a product
+with fewer columns differently (the convolution's pieces), and that the convolution's weight
+gradient adds up per-piece partial products (equal to rounding).
 
     set_num_threads(k)   threads per op (default: the cores this process may use)
     pieces(count, work, least)   how many pieces to cut `count` items into (1 when the work is small)
@@ -78,8 +79,8 @@ def pieces(count, work, least=1):
 def over(count, work, piece, least=1, products=False):
     """[piece(lo, hi) for each contiguous piece [lo, hi) of range(count)], in parallel when `work` is worth it.
 
-    `products`: the op is matrix products (or as short as one), which OpenBLAS threads well by itself and
-    hands off faster than gpudl's threads.  It runs whole, BLAS free to thread, unless some other op
+    `products`: the op is matrix products, which OpenBLAS threads by itself with faster hand-offs than
+    gpudl's threads, or an optimizer update.  It runs whole, BLAS free to thread, unless some other op
     was cut within the last ALONE_AFTER_S seconds: after a threaded product OpenBLAS's idle threads spin
     for ~0.1 s on the cores gpudl's pieces need (a pooling region measured 3.1 ms alone, 4.9 ms then).
     So an MLP's products thread as in plain NumPy, and a convolutional net's are cut like the rest."""

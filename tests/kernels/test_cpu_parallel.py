@@ -178,7 +178,8 @@ def _tall_conv(rng):  # 5x5: the two-pass im2col
     x, w = rand(rng, 3, 2, 11, 10), rand(rng, 3, 2, 5, 5)
     y = cpu.conv2d_forward(DEV, x, w, None, 1, 2)
     gy = rand(rng, *y.shape)
-    return [y, cpu.conv2d_backward_weight(DEV, gy, x, w.shape, 1, 2), cpu.conv2d_backward_data(DEV, gy, w, x.shape, 1, 2)]
+    return [y, cpu.conv2d_backward_weight(DEV, gy, x, w.shape, 1, 2),
+            cpu.conv2d_backward_data(DEV, gy, w, x.shape, 1, 2)]
 
 
 def _matmul(rng):
