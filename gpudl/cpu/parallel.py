@@ -142,9 +142,11 @@ def run(tasks):
     for lib in blas:
         lib.set_num_threads(1)
     _local.inside = True
+    sent = received = 0  # tasks handed to workers, results taken back
     try:
         for i, task in enumerate(tasks[1:], 1):
             _worker(i)[0].put(task)
+            sent = i
         results, failure = [], None
         try:
             results.append(tasks[0]())
@@ -152,12 +154,15 @@ def run(tasks):
             failure = error
         for i in range(1, len(tasks)):
             ok, value = _worker(i)[1].get()
+            received = i
             results.append(value)
             failure = failure or (None if ok else value)
         if failure is not None:
             raise failure
         return results
     finally:
+        if received < sent:  # interrupted (Ctrl-C) while pieces ran: their late results must reach no other op
+            _workers.clear()
         _local.inside = False
         for lib, threads in zip(blas, before):
             lib.set_num_threads(threads)

@@ -92,6 +92,26 @@ def test_an_error_in_any_piece_reaches_the_caller_and_the_pool_still_works(threa
     assert parallel.run([lambda: "a", lambda: "b"]) == ["a", "b"]
 
 
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no signal.setitimer on this platform")
+def test_an_interrupted_op_leaves_no_late_result_for_the_next_one(threads):
+    threads(2)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)  # Ctrl-C while the caller waits for piece 1
+        with pytest.raises(KeyboardInterrupt):
+            parallel.run([lambda: "first", lambda: time.sleep(0.3) or "late"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert parallel.run([lambda: "a", lambda: "b"]) == ["a", "b"]  # not the late "late"
+    time.sleep(0.4)
+    assert parallel.run([lambda: "c", lambda: "d"]) == ["c", "d"]
+
+
 def test_an_op_inside_a_piece_runs_serially(threads):
     threads(2)
     inner = parallel.run([lambda: parallel.pieces(100, 10 ** 9), lambda: parallel.pieces(100, 10 ** 9)])
