@@ -236,6 +236,7 @@ class Trainer:
         self.history, self.stop = history or History(), False
         self.meter = None  # made on the first batch's device
         self.group = group_of(train_loader)  # the ranks sharing the batches (gpudl.distributed), or None
+        self.main = self.group is None or self.group.rank == 0  # the rank that prints and writes
         self.interrupted = False  # set by the SIGINT handler; acted on between steps
 
     def read(self, epoch, combined=True):
@@ -263,7 +264,7 @@ class Trainer:
             state["loader"] = json.dumps(self.train_loader.state_dict())
         if self.scheduler is not None:
             state["scheduler"] = json.dumps(self.scheduler.state_dict())
-        if self.group is None or self.group.rank == 0:  # the ranks hold the same weights: rank 0 writes
+        if self.main:  # the ranks hold the same weights: rank 0 writes
             save(state, path)
 
 
@@ -294,7 +295,7 @@ class _Interrupts:
         if self.trainer.interrupted:
             raise KeyboardInterrupt
         self.trainer.interrupted = True
-        if self.trainer.group is None or self.trainer.group.rank == 0:
+        if self.trainer.main:
             print("\ninterrupt: stopping after this step (Ctrl-C again to abort at once, saving nothing)", flush=True)
 
     def __enter__(self):
@@ -428,7 +429,7 @@ def _interrupted(trainer, callbacks, epoch, part_way):
     else:
         trainer.save_checkpoint(path, epoch + 1)
         where = f"after epoch {epoch + 1}"
-    if trainer.group is None or trainer.group.rank == 0:
+    if trainer.main:
         print(f"interrupted {where}: saved {path}; train.resume(...) and fit continue from the next step")
 
 
@@ -461,7 +462,7 @@ def fit(model, optimizer, loss_fn, train_loader, val_data=None, epochs=1, callba
         raise ValueError("fit: ReduceLROnPlateau steps on the validation loss ('val_loss'): pass val_data, "
                          "or step the scheduler yourself")
     trainer = Trainer(model, optimizer, loss_fn, train_loader, scheduler, history)
-    progress = progress and (trainer.group is None or trainer.group.rank == 0)
+    progress = progress and trainer.main
     step_fn = _train_step(trainer)
     if _use_capture(capture, model, trainer.group):
         step_fn = gd_capture(step_fn, shapes="recapture")

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import backend, checks, creation
 from ..cpu.data import feistel_keys, permutation
+from ..cpu.parallel import piece_bounds
 from ..tensor import Tensor
 from .dataset import Dataset, collate
 
@@ -51,9 +52,7 @@ def _host_arrays(dataset):
 
 def shard_bounds(count, rank, world):
     """[lo, hi): rank's contiguous piece of `count` positions cut into `world` near-equal pieces."""
-    small, extra = divmod(count, world)
-    lo = rank * small + min(rank, extra)
-    return lo, lo + small + (rank < extra)
+    return piece_bounds(count, world, rank)
 
 
 def _check_shard(shard, n, batch_size, drop_last):
